@@ -1,0 +1,106 @@
+"""Answer a service question from the knowledge base, ask which service is meant, or admit
+not knowing (offering a human seat and opening a knowledge-gap task)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.payload import outcome_payload
+from kb.gaps import GapLog
+from kb.retrieval import Decision
+from nlu.normalize import normalize
+from nlu.privacy import mask_personal_data
+from xiaoshen.app import shared_retriever
+
+log = logging.getLogger(__name__)
+
+HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
+
+
+class ActionAnswerQuestion(Action):
+    def name(self) -> str:
+        return "action_answer_question"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        message = tracker.latest_message
+        chosen = _chosen_item(tracker)
+        question = (tracker.get_slot("pending_question") if chosen is not None else None) or (
+            message.get("text") or ""
+        )
+        if not normalize(question):
+            dispatcher.utter_message(response="utter_empty_message",
+                                     json_message=outcome_payload("fallback"))
+            return []
+        retriever = shared_retriever()
+        decision = retriever.decide(question, item_no=chosen)
+        log.info("%s → %s %.3f", mask_personal_data(question)[:80], decision.outcome,
+                 decision.score)
+        if decision.outcome == "answered":
+            return self._answer(dispatcher, decision)
+        if decision.outcome == "clarify":
+            return self._clarify(dispatcher, decision, question)
+        return self._fall_back(dispatcher, decision, question, tracker.sender_id)
+
+    @staticmethod
+    def _answer(dispatcher: CollectingDispatcher, decision: Decision) -> list[EventType]:
+        entry = decision.entry
+        assert entry is not None
+        dispatcher.utter_message(
+            text=entry.answer,
+            json_message=outcome_payload("answered", entry.item_no, entry.entry_id,
+                                         decision.score, decision.candidates),
+        )
+        return [SlotSet("last_item_no", str(entry.item_no)), SlotSet("pending_question", None),
+                SlotSet("offered_human", False), SlotSet("item_no", None)]
+
+    @staticmethod
+    def _clarify(
+        dispatcher: CollectingDispatcher, decision: Decision, question: str
+    ) -> list[EventType]:
+        items = shared_retriever().kb.items()
+        buttons = [
+            {"title": items[c.item_no].name,
+             "payload": "/choose_service" + json.dumps({"item_no": str(c.item_no)})}
+            for c in decision.candidates
+        ]
+        dispatcher.utter_message(
+            response="utter_clarify",
+            buttons=[*buttons, {**HUMAN_BUTTON, "title": "都不是，转人工"}],
+            json_message=outcome_payload("clarify", score=decision.score,
+                                         candidates=decision.candidates),
+        )
+        return [SlotSet("pending_question", question[:500]), SlotSet("item_no", None)]
+
+    @staticmethod
+    def _fall_back(
+        dispatcher: CollectingDispatcher, decision: Decision, question: str, sender_id: str
+    ) -> list[EventType]:
+        # No service was recognised, so the platform team triages the task.
+        GapLog(shared_retriever().kb).record_miss(question, "fallback", conversation_id=sender_id)
+        dispatcher.utter_message(
+            response="utter_fallback",
+            buttons=[HUMAN_BUTTON],
+            json_message=outcome_payload("fallback", score=decision.score,
+                                         candidates=decision.candidates),
+        )
+        return [SlotSet("offered_human", True), SlotSet("pending_question", None),
+                SlotSet("item_no", None)]
+
+
+def _chosen_item(tracker: Tracker) -> int | None:
+    """The service picked from the clarifying buttons, if this turn is that pick."""
+    if tracker.latest_message.get("intent", {}).get("name") != "choose_service":
+        return None
+    value = next(tracker.get_latest_entity_values("item_no"), None) or tracker.get_slot("item_no")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,45 @@
+"""Record a 5-level satisfaction rating (好差评) of the last answer."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from xiaoshen.app import shared_retriever
+
+_DIGIT = re.compile(r"[1-5](?=\s*[分星颗]|$)")
+# Words checked most negative first: 不满意 contains 满意.
+_WORDS = (("非常不满意", 1), ("很差", 1), ("差评", 1), ("不满意", 2), ("没用", 2),
+          ("答非所问", 2), ("一般", 3), ("还行", 3), ("非常满意", 5), ("好评", 5),
+          ("满意", 4), ("有帮助", 4), ("有用", 4))
+
+
+def rating_from_text(text: str) -> int | None:
+    """1 (very unhappy) … 5 (very happy), or None when the text gives no level."""
+    digit = _DIGIT.search(text.strip())
+    if digit:
+        return int(digit.group())
+    return next((level for word, level in _WORDS if word in text), None)
+
+
+class ActionRecordRating(Action):
+    def name(self) -> str:
+        return "action_record_rating"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        level = rating_from_text(tracker.latest_message.get("text") or "")
+        if level is not None:
+            shared_retriever().kb.db["ratings"].insert(
+                {"conversation_id": tracker.sender_id, "level": level,
+                 "item_no": tracker.get_slot("last_item_no"),
+                 "created_at": datetime.now(UTC).isoformat(timespec="seconds")},
+            )
+        dispatcher.utter_message(response="utter_rating_thanks")
+        return []

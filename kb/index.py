@@ -1,0 +1,248 @@
+"""The hybrid index over live entries: dense vectors in FAISS, jieba tokens in BM25.
+
+Each question (standard and similar) is one dense row; each entry is one lexical document.
+The index is persisted beside a manifest holding the knowledge-base revision it was built
+from, so a server can tell when to reload it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bm25s
+import faiss
+import numpy as np
+import sqlite_utils
+from tqdm import tqdm
+
+from kb.embedder import Embedder
+from kb.store import Entry, Item
+from nlu.segment import tokenize
+
+HNSW_FROM_ROWS = 50_000  # exact search below this size, graph search above it
+ENCODE_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A candidate entry for a query with its two retrieval scores."""
+
+    entry_id: str
+    item_no: int
+    dense: float  # best cosine between the query and the entry's questions
+    lexical: float  # share of the query's IDF mass the entry's wording covers (0..1)
+
+
+class EmbeddingCache:
+    """Vectors already computed for (model, text), so a rebuild only encodes new wording."""
+
+    def __init__(self, path: Path, model: str) -> None:
+        self.db = sqlite_utils.Database(path)
+        self.model = model
+        if "vectors" not in self.db.table_names():
+            self.db["vectors"].create({"model": str, "text": str, "vector": bytes},
+                                      pk=("model", "text"))
+
+    def encode(self, embedder: Embedder, texts: Sequence[str], progress: bool) -> np.ndarray:
+        known = {
+            row["text"]: np.frombuffer(row["vector"], dtype=np.float32)
+            for row in self.db["vectors"].rows_where("model = ?", [self.model])
+        }
+        missing = sorted({text for text in texts if text not in known})
+        batches = range(0, len(missing), ENCODE_BATCH)
+        for start in tqdm(batches, desc="编码问句 encoding", disable=not progress or not missing):
+            chunk = missing[start : start + ENCODE_BATCH]
+            vectors = embedder.encode(chunk)
+            self.db["vectors"].insert_all(
+                [{"model": self.model, "text": t, "vector": v.astype(np.float32).tobytes()}
+                 for t, v in zip(chunk, vectors, strict=True)],
+                pk=("model", "text"), replace=True,
+            )
+            known.update(zip(chunk, vectors, strict=True))
+        return np.vstack([known[text] for text in texts]).astype(np.float32)
+
+
+class HybridIndex:
+    """Search live entries by meaning (FAISS) and by wording (BM25 over jieba tokens)."""
+
+    def __init__(
+        self,
+        dense: faiss.Index,
+        row_entries: list[int],
+        entry_ids: list[str],
+        entry_items: list[int],
+        entry_tokens: list[set[str]],
+        lexical: bm25s.BM25,
+        document_frequency: dict[str, int],
+        revision: int,
+    ) -> None:
+        self.dense = dense
+        self.row_entries = row_entries
+        self.entry_ids = entry_ids
+        self.entry_items = entry_items
+        self.entry_tokens = entry_tokens
+        self.lexical = lexical
+        self.document_frequency = document_frequency
+        self.revision = revision
+
+    @property
+    def size(self) -> int:
+        return len(self.entry_ids)
+
+    # -- building -------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        entries: Sequence[Entry],
+        items: dict[int, Item],
+        embedder: Embedder,
+        cache: EmbeddingCache | None = None,
+        revision: int = 0,
+        progress: bool = False,
+    ) -> HybridIndex:
+        texts: list[str] = []
+        row_entries: list[int] = []
+        documents: list[list[str]] = []
+        for position, entry in enumerate(entries):
+            texts += entry.questions
+            row_entries += [position] * len(entry.questions)
+            service = items[entry.item_no].name if entry.item_no in items else ""
+            documents.append(tokenize(" ".join([service, *entry.questions])))
+        if cache:
+            vectors = cache.encode(embedder, texts, progress)
+        elif texts:
+            vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
+        else:
+            vectors = np.zeros((0, embedder.dimension), dtype=np.float32)
+        dense = _new_dense_index(embedder.dimension, len(texts))
+        if len(texts):
+            dense.add(vectors)
+        lexical = bm25s.BM25()
+        if documents:
+            lexical.index(documents, show_progress=progress)
+        frequency = Counter(token for doc in documents for token in set(doc))
+        return cls(
+            dense, row_entries, [e.entry_id for e in entries], [e.item_no for e in entries],
+            [set(doc) for doc in documents], lexical, dict(frequency), revision,
+        )
+
+    # -- searching ------------------------------------------------------------------------
+
+    def search(self, query: str, query_vector: np.ndarray, k: int = 10) -> list[Hit]:
+        """The best `k` entries for `query`, merged from both retrievers."""
+        if not self.entry_ids:
+            return []
+        dense_scores = self._dense_scores(query_vector, k * 5)
+        tokens = tokenize(query)
+        candidates = set(dense_scores) | set(self._lexical_candidates(tokens, k * 2))
+        floor = min(dense_scores.values(), default=0.0)
+        hits = [
+            Hit(
+                entry_id=self.entry_ids[position],
+                item_no=self.entry_items[position],
+                dense=dense_scores.get(position, floor),
+                lexical=self._coverage(tokens, position),
+            )
+            for position in candidates
+        ]
+        hits.sort(key=lambda hit: hit.dense + hit.lexical, reverse=True)
+        return hits[: k * 2]
+
+    def _dense_scores(self, query_vector: np.ndarray, rows: int) -> dict[int, float]:
+        scores, found = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), rows)
+        best: dict[int, float] = {}
+        for score, row in zip(scores[0], found[0], strict=True):
+            if row < 0:
+                continue
+            position = self.row_entries[row]
+            best[position] = max(best.get(position, -1.0), float(score))
+        return best
+
+    def _lexical_candidates(self, tokens: list[str], k: int) -> list[int]:
+        if not tokens:
+            return []
+        found, scores = self.lexical.retrieve(
+            [tokens], k=min(k, self.size), show_progress=False
+        )
+        return [int(doc) for doc, score in zip(found[0], scores[0], strict=True) if score > 0]
+
+    def _idf(self, token: str) -> float:
+        # An unseen word weighs most: a question about a service the base lacks names it.
+        return math.log(1 + self.size / (self.document_frequency.get(token, 0) + 0.5))
+
+    def _coverage(self, tokens: list[str], position: int) -> float:
+        unique = set(tokens)
+        total = sum(self._idf(token) for token in unique)
+        if not total:
+            return 0.0
+        covered = sum(self._idf(t) for t in unique & self.entry_tokens[position])
+        return covered / total
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def save(self, directory: Path, embedder_name: str, built_on: str) -> None:
+        staging = directory.with_name(directory.name + ".new")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        faiss.write_index(self.dense, str(staging / "dense.faiss"))
+        self.lexical.save(str(staging / "lexical"))
+        tables = {
+            "row_entries": self.row_entries,
+            "entry_ids": self.entry_ids,
+            "entry_items": self.entry_items,
+            "entry_tokens": [sorted(tokens) for tokens in self.entry_tokens],
+            "document_frequency": self.document_frequency,
+        }
+        (staging / "tables.json").write_text(json.dumps(tables, ensure_ascii=False), "utf-8")
+        manifest = {
+            "revision": self.revision,
+            "embedder": embedder_name,
+            "entries": self.size,
+            "rows": len(self.row_entries),
+            "built_on": built_on,
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
+        # Swap whole directories so a reader never sees half an index.
+        old = directory.with_name(directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            directory.rename(old)
+        staging.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> HybridIndex:
+        manifest = read_manifest(directory)
+        tables = json.loads((directory / "tables.json").read_text("utf-8"))
+        return cls(
+            faiss.read_index(str(directory / "dense.faiss")),
+            tables["row_entries"],
+            tables["entry_ids"],
+            tables["entry_items"],
+            [set(tokens) for tokens in tables["entry_tokens"]],
+            bm25s.BM25.load(str(directory / "lexical")),
+            tables["document_frequency"],
+            manifest["revision"],
+        )
+
+
+def read_manifest(directory: Path) -> dict:
+    path = directory / "manifest.json"
+    return json.loads(path.read_text("utf-8")) if path.is_file() else {}
+
+
+def _new_dense_index(dimension: int, rows: int) -> faiss.Index:
+    if rows < HNSW_FROM_ROWS:
+        return faiss.IndexFlatIP(dimension)
+    index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efSearch = 64
+    return index

@@ -1,0 +1,163 @@
+"""Retrieval and the answer / clarify / fallback decision.
+
+Both retrievers' scores are fused into one number in 0..1 and the decision is made per
+service: answer when one service is clearly best, ask which service is meant when a few are
+close, and admit not knowing when nothing is close enough.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from kb.embedder import Embedder
+from kb.index import EmbeddingCache, Hit, HybridIndex, read_manifest
+from kb.store import Entry, KnowledgeBase
+from nlu.normalize import normalize
+
+OUTCOMES = ("answered", "clarify", "fallback")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where the fused score turns into a decision (tuned with `xiaoshen eval`)."""
+
+    dense_weight: float = 0.6
+    answer: float = 0.55
+    margin: float = 0.04
+    clarify: float = 0.40
+    max_choices: int = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item_no: int
+    entry_id: str
+    title: str
+    score: float
+
+    def as_dict(self) -> dict:
+        return {"item_no": self.item_no, "entry_id": self.entry_id, "title": self.title,
+                "score": round(self.score, 4)}
+
+
+@dataclass
+class Decision:
+    outcome: str
+    entry: Entry | None = None
+    score: float = 0.0
+    candidates: list[Candidate] = field(default_factory=list)
+
+    @property
+    def item_no(self) -> int | None:
+        return self.entry.item_no if self.entry else None
+
+
+class Retriever:
+    """Answers queries from the live entries of a knowledge base, keeping its index fresh."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        embedder: Embedder,
+        embedder_name: str,
+        index_dir: Path,
+        thresholds: Thresholds | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.kb = kb
+        self.embedder = embedder
+        self.embedder_name = embedder_name
+        self.index_dir = index_dir
+        self.thresholds = thresholds or Thresholds()
+        self.progress = progress
+        self._index: HybridIndex | None = None
+        self._index_key: tuple[int, str] | None = None
+        self._entries: dict[str, Entry] = {}
+        self._lock = threading.Lock()
+
+    # -- keeping the index fresh ----------------------------------------------------------
+
+    def refresh(self) -> HybridIndex:
+        """The index for the base's current revision and today's effective entries."""
+        key = (self.kb.revision, date.today().isoformat())
+        if self._index is not None and self._index_key == key:
+            return self._index
+        with self._lock:
+            if self._index is None or self._index_key != key:
+                self._load_or_build(key)
+        assert self._index is not None
+        return self._index
+
+    def _load_or_build(self, key: tuple[int, str]) -> None:
+        live = self.kb.live_entries(date.fromisoformat(key[1]))
+        manifest = read_manifest(self.index_dir)
+        fresh = (
+            manifest.get("revision") == key[0]
+            and manifest.get("built_on") == key[1]
+            and manifest.get("embedder") == self.embedder_name
+        )
+        if fresh:
+            index = HybridIndex.load(self.index_dir)
+        else:
+            self.index_dir.parent.mkdir(parents=True, exist_ok=True)
+            cache = EmbeddingCache(
+                self.index_dir.with_name(self.index_dir.name + "-vectors.db"), self.embedder_name
+            )
+            index = HybridIndex.build(
+                live, self.kb.items(), self.embedder, cache, revision=key[0],
+                progress=self.progress,
+            )
+            index.save(self.index_dir, self.embedder_name, built_on=key[1])
+        self._entries = {entry.entry_id: entry for entry in live}
+        self._index, self._index_key = index, key
+
+    # -- querying -------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 5, item_no: int | None = None) -> list[Candidate]:
+        """The best entries for `query`, highest fused score first."""
+        index = self.refresh()
+        text = normalize(query)
+        if not text:
+            return []
+        vector = self.embedder.encode([text])[0]
+        hits = index.search(text, vector, k=max(k, 10))
+        if item_no is not None:
+            hits = [hit for hit in hits if hit.item_no == item_no]
+        ranked = sorted((self._candidate(hit) for hit in hits), key=lambda c: -c.score)
+        return ranked[:k]
+
+    def _candidate(self, hit: Hit) -> Candidate:
+        weight = self.thresholds.dense_weight
+        score = weight * max(hit.dense, 0.0) + (1 - weight) * hit.lexical
+        return Candidate(hit.item_no, hit.entry_id, self._entries[hit.entry_id].question, score)
+
+    def decide(self, query: str, item_no: int | None = None) -> Decision:
+        """Answer, clarify (with candidate services) or fall back."""
+        limits = self.thresholds
+        ranked = self.search(query, k=20, item_no=item_no)
+        services = _best_per_service(ranked)
+        if not services or services[0].score < limits.clarify:
+            return Decision("fallback", score=services[0].score if services else 0.0,
+                            candidates=services[: limits.max_choices])
+        top = services[0]
+        runner_up = services[1].score if len(services) > 1 else 0.0
+        confident = top.score >= limits.answer and top.score - runner_up >= limits.margin
+        if confident or item_no is not None:
+            return Decision("answered", self._entries[top.entry_id], top.score, ranked[:5])
+        close = [c for c in services if c.score >= limits.clarify][: limits.max_choices]
+        return Decision("clarify", score=top.score, candidates=close)
+
+    def entry(self, entry_id: str) -> Entry:
+        self.refresh()
+        return self._entries.get(entry_id) or self.kb.get(entry_id)
+
+
+def _best_per_service(ranked: list[Candidate]) -> list[Candidate]:
+    best: dict[int, Candidate] = {}
+    for candidate in ranked:
+        if candidate.item_no not in best:
+            best[candidate.item_no] = candidate
+    return list(best.values())

@@ -1,0 +1,246 @@
+"""The knowledge-base store: services and entries in SQLite, through sqlite-utils.
+
+Every write bumps `revision`, which the retriever compares to rebuild its index without a
+server restart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from kb.errors import EntryNotFound, InvalidEntry
+
+STATUSES = ("draft", "published", "retired")
+REQUIRED_FIELDS = ("entry_id", "item_no", "question", "answer")
+
+
+@dataclass(frozen=True)
+class Item:
+    """A government service (事项) the base covers; `item_no` is its stable id."""
+
+    item_no: int
+    name: str
+    department: str
+    audience: str = ""
+    responsible_units: str = ""
+
+
+@dataclass
+class Entry:
+    """One answer wording (答复口径) with the questions it answers."""
+
+    entry_id: str
+    item_no: int
+    question: str
+    answer: str
+    similar_questions: list[str] = field(default_factory=list)
+    topic: str = ""
+    department: str = ""
+    source: str = ""
+    status: str = "published"
+    effective_from: str | None = None
+    effective_to: str | None = None
+    version: int = 1
+    updated_by: str = ""
+    updated_at: str = ""
+
+    @property
+    def questions(self) -> list[str]:
+        """The standard question followed by its similar questions."""
+        return [self.question, *self.similar_questions]
+
+    def is_live(self, today: date) -> bool:
+        """Published and within its effective dates on `today`."""
+        day = today.isoformat()
+        return (
+            self.status == "published"
+            and (not self.effective_from or self.effective_from <= day)
+            and (not self.effective_to or day <= self.effective_to)
+        )
+
+
+def entry_from_row(row: dict[str, Any]) -> Entry:
+    """Build an Entry from a loose mapping (a database row or an imported record)."""
+    missing = [name for name in REQUIRED_FIELDS if row.get(name) in (None, "")]
+    if missing:
+        raise InvalidEntry(f"missing field(s): {', '.join(missing)}")
+    similar = row.get("similar_questions") or []
+    if isinstance(similar, str):
+        similar = _parse_similar(similar)
+    if not isinstance(similar, list) or not all(isinstance(q, str) for q in similar):
+        raise InvalidEntry("similar_questions must be a list of strings")
+    try:
+        item_no = int(row["item_no"])
+    except (TypeError, ValueError):
+        raise InvalidEntry(f"item_no must be a whole number, not {row['item_no']!r}") from None
+    status = row.get("status") or "published"
+    if status not in STATUSES:
+        raise InvalidEntry(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    for name in ("effective_from", "effective_to"):
+        if row.get(name):
+            try:
+                date.fromisoformat(str(row[name])[:10])
+            except ValueError:
+                raise InvalidEntry(f"{name} must be a date like 2026-01-31") from None
+    return Entry(
+        entry_id=str(row["entry_id"]).strip(),
+        item_no=item_no,
+        question=str(row["question"]).strip(),
+        answer=str(row["answer"]).strip(),
+        similar_questions=[q.strip() for q in similar if q.strip()],
+        topic=str(row.get("topic") or ""),
+        department=str(row.get("department") or ""),
+        source=str(row.get("source") or ""),
+        status=status,
+        effective_from=str(row["effective_from"])[:10] if row.get("effective_from") else None,
+        effective_to=str(row["effective_to"])[:10] if row.get("effective_to") else None,
+        version=int(row.get("version") or 1),
+        updated_by=str(row.get("updated_by") or ""),
+        updated_at=str(row.get("updated_at") or ""),
+    )
+
+
+def _parse_similar(text: str) -> list[str]:
+    """Similar questions come as a JSON list, or one per line in spreadsheets."""
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise InvalidEntry("similar_questions is not a valid JSON list") from None
+    return [line for line in text.splitlines() if line.strip()]
+
+
+class KnowledgeBase:
+    """Services and entries in one SQLite file (or in memory when `path` is None)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        if path:
+            self.db = sqlite_utils.Database(path)
+            # WAL lets the action server read while the CLI imports.
+            self.db.execute("PRAGMA journal_mode=WAL")
+        else:
+            self.db = sqlite_utils.Database(memory=True)
+        self._ensure_tables()
+
+    def _ensure_tables(self) -> None:
+        if "items" not in self.db.table_names():
+            self.db["items"].create(
+                {"item_no": int, "name": str, "department": str, "audience": str,
+                 "responsible_units": str},
+                pk="item_no",
+            )
+        if "entries" not in self.db.table_names():
+            self.db["entries"].create(
+                {"entry_id": str, "item_no": int, "topic": str, "department": str,
+                 "question": str, "similar_questions": str, "answer": str, "source": str,
+                 "status": str, "effective_from": str, "effective_to": str, "version": int,
+                 "updated_by": str, "updated_at": str},
+                pk="entry_id",
+                foreign_keys=[("item_no", "items", "item_no")],
+            )
+            self.db["entries"].create_index(["item_no"])
+        if "meta" not in self.db.table_names():
+            self.db["meta"].insert({"key": "revision", "value": "0"}, pk="key")
+
+    # -- revision -------------------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+        return int(row[0])
+
+    def _bump_revision(self) -> None:
+        self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
+        self.db.conn.commit()
+
+    # -- services -------------------------------------------------------------------------
+
+    def upsert_items(self, items: Iterable[Item]) -> int:
+        rows = [asdict(item) for item in items]
+        self.db["items"].upsert_all(rows, pk="item_no")
+        self._bump_revision()
+        return len(rows)
+
+    def items(self) -> dict[int, Item]:
+        return {row["item_no"]: Item(**row) for row in self.db["items"].rows}
+
+    def item(self, item_no: int) -> Item | None:
+        return self.items().get(item_no)
+
+    # -- entries --------------------------------------------------------------------------
+
+    def upsert_entries(self, entries: Iterable[Entry], updated_by: str = "import") -> int:
+        """Insert or replace entries; an existing entry's version goes up by one."""
+        items = self.items()
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        rows = []
+        for entry in entries:
+            if entry.item_no not in items:
+                raise InvalidEntry(f"unknown item_no {entry.item_no} (not in the services list)")
+            previous = self.db["entries"].get(entry.entry_id) if self._has(entry.entry_id) else None
+            row = asdict(entry)
+            row["similar_questions"] = json.dumps(entry.similar_questions, ensure_ascii=False)
+            row["department"] = entry.department or items[entry.item_no].department
+            row["version"] = previous["version"] + 1 if previous else entry.version
+            row["updated_by"] = updated_by
+            row["updated_at"] = now
+            rows.append(row)
+        self.db["entries"].upsert_all(rows, pk="entry_id")
+        self._bump_revision()
+        return len(rows)
+
+    def _has(self, entry_id: str) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM entries WHERE entry_id = ?", [entry_id]
+        ).fetchone() is not None
+
+    def get(self, entry_id: str) -> Entry:
+        if not self._has(entry_id):
+            raise EntryNotFound(f"no entry with id {entry_id!r}")
+        return entry_from_row(self.db["entries"].get(entry_id))
+
+    def entries(self, status: str | None = None) -> Iterator[Entry]:
+        where = "status = ?" if status else None
+        args = [status] if status else None
+        for row in self.db["entries"].rows_where(where, args, order_by="entry_id"):
+            yield entry_from_row(row)
+
+    def live_entries(self, today: date | None = None) -> list[Entry]:
+        """Entries a citizen may be answered with today."""
+        today = today or date.today()
+        return [entry for entry in self.entries("published") if entry.is_live(today)]
+
+    def set_status(self, entry_id: str, status: str, updated_by: str) -> Entry:
+        entry = self.get(entry_id)
+        entry.status = status
+        self.upsert_entries([entry], updated_by=updated_by)
+        return self.get(entry_id)
+
+    def stats(self) -> dict[str, Any]:
+        by_status = dict(
+            self.db.execute("SELECT status, count(*) FROM entries GROUP BY status").fetchall()
+        )
+        per_item = dict(
+            self.db.execute(
+                "SELECT item_no, count(*) FROM entries WHERE status = 'published' GROUP BY item_no"
+            ).fetchall()
+        )
+        similar = self.db.execute(
+            "SELECT coalesce(sum(json_array_length(similar_questions)), 0) FROM entries"
+        ).fetchone()[0]
+        return {
+            "items": self.db["items"].count,
+            "entries": self.db["entries"].count,
+            "by_status": by_status,
+            "similar_questions": similar,
+            "items_without_entries": sorted(set(self.items()) - set(per_item)),
+            "revision": self.revision,
+        }

@@ -1,0 +1,1 @@
+"""Understanding: Chinese text normalisation, jieba dictionaries, custom Rasa components."""

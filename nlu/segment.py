@@ -1,0 +1,67 @@
+"""Chinese segmentation shared by the lexical index and the jieba user dictionary.
+
+Tokens are jieba words plus character bigrams: bigrams keep a typo (签住 for 签注) from losing
+the whole word.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+import jieba
+
+from nlu.normalize import normalize
+
+jieba.setLogLevel(logging.WARNING)
+
+HERE = Path(__file__).parent
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+_NAME_PARTS = re.compile(r"[、，,（）()《》“”\"/—\-\s]+")
+
+
+def read_word_list(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+@cache
+def stopwords() -> frozenset[str]:
+    return frozenset(read_word_list(HERE / "stopwords.txt"))
+
+
+def dictionary_terms(service_names: Iterable[str]) -> list[str]:
+    """Curated terms plus each service name and its parts (居住证签注, 发票验（交）旧 → 发票验)."""
+    terms = set(read_word_list(HERE / "terms.txt"))
+    for name in service_names:
+        for part in [name, *_NAME_PARTS.split(name)]:
+            part = normalize(part)
+            if 2 <= len(part) <= 20:
+                terms.add(part)
+    return sorted(terms)
+
+
+def write_user_dictionary(service_names: Iterable[str], path: Path) -> Path:
+    """Write a jieba user dictionary (one `word frequency` per line)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{term.replace(' ', '')} 2000 n" for term in dictionary_terms(service_names)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def load_user_dictionary(path: Path) -> None:
+    if path.is_file():
+        jieba.load_userdict(str(path))
+
+
+def tokenize(text: str) -> list[str]:
+    """Words and CJK bigrams of normalised `text`, without stopwords and punctuation."""
+    text = normalize(text).lower()
+    skip = stopwords()
+    words = [w for w in jieba.lcut(text) if _WORD.search(w) and w.strip() and w not in skip]
+    bigrams = [run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)]
+    return words + [b for b in bigrams if b not in words and b not in skip]

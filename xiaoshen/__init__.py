@@ -1,0 +1,1 @@
+"""小申 Xiaoshen: the command line, settings and the process supervisor."""

@@ -1,0 +1,38 @@
+"""Open the knowledge base and its retriever as the settings say (one place for both)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from kb.embedder import load_embedder
+from kb.retrieval import Retriever, Thresholds
+from kb.store import KnowledgeBase
+from xiaoshen import settings
+
+
+def open_kb() -> KnowledgeBase:
+    path = settings.path("db")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return KnowledgeBase(path)
+
+
+def thresholds() -> Thresholds:
+    return Thresholds(
+        dense_weight=float(settings.get("dense_weight")),
+        answer=float(settings.get("answer_threshold")),
+        margin=float(settings.get("answer_margin")),
+        clarify=float(settings.get("clarify_threshold")),
+    )
+
+
+def open_retriever(progress: bool = False) -> Retriever:
+    name = settings.get("embedder")
+    return Retriever(
+        open_kb(), load_embedder(name), name, settings.path("index_dir"), thresholds(), progress
+    )
+
+
+@cache
+def shared_retriever() -> Retriever:
+    """One retriever per process (the action server), loaded on first use."""
+    return open_retriever()

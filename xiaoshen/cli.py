@@ -1,0 +1,187 @@
+"""The `xiaoshen` command: one thin command per library call."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from kb.errors import KnowledgeBaseError
+from xiaoshen import settings
+
+
+class CliError(click.ClickException):
+    """Printed as one `Error: …` line with exit code 1."""
+
+
+def _fail(error: Exception) -> CliError:
+    return CliError(str(error))
+
+
+@click.group()
+def cli() -> None:
+    """小申 Xiaoshen: government-service assistant (Rasa + knowledge base + human seats)."""
+
+
+# -- running the stack ---------------------------------------------------------------------
+
+
+@cli.command()
+def serve() -> None:
+    """Run every service in the foreground; Ctrl-C or SIGTERM stops them all."""
+    from xiaoshen.client import StackUnavailable, ask
+    from xiaoshen.stack import serve as run_services
+
+    def ready() -> None:
+        try:
+            ask("你好")  # warms the model and the action server's index
+        except StackUnavailable:
+            pass
+        click.echo(f"小申已启动 ready: Rasa {settings.url('rasa')}, actions "
+                   f"{settings.url('actions')}. Talk to it with: .venv/bin/xiaoshen chat")
+
+    sys.exit(run_services(on_ready=ready))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="print the services' URLs as JSON")
+def status(as_json: bool) -> None:
+    """Exit 0 only when every service answers."""
+    from xiaoshen.stack import services
+    from xiaoshen.stack import status as service_status
+
+    health = service_status()
+    if as_json:
+        click.echo(json.dumps({s.name: s.url for s in services()}))
+    else:
+        for name, healthy in health.items():
+            click.echo(f"{name}: {'up' if healthy else 'down'}")
+    sys.exit(0 if all(health.values()) else 1)
+
+
+@cli.command()
+@click.argument("texts", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+def ask(texts: tuple[str, ...], as_json: bool) -> None:
+    """Ask each TEXT (or each stdin line) in a new conversation through the running stack."""
+    from xiaoshen.client import StackUnavailable
+    from xiaoshen.client import ask as ask_stack
+
+    lines = texts or tuple(line.rstrip("\n") for line in sys.stdin)
+    for text in lines:
+        try:
+            reply = ask_stack(text)
+        except StackUnavailable as error:
+            raise _fail(error) from None
+        if as_json:
+            click.echo(json.dumps(reply.as_dict(), ensure_ascii=False))
+        else:
+            click.echo(reply.text)
+
+
+@cli.command()
+def chat() -> None:
+    """Talk to Xiaoshen in the terminal; quick replies are numbered."""
+    from xiaoshen.chat import run_chat
+
+    run_chat()
+
+
+@cli.command()
+@click.option("--skip-rasa", is_flag=True, help="only the dictionary, embedder and index")
+def train(skip_rasa: bool) -> None:
+    """Build everything derived from the knowledge base and train the Rasa model."""
+    from xiaoshen.training import train as run_training
+
+    sys.exit(run_training(rasa=not skip_rasa))
+
+
+@cli.command(name="eval")
+@click.option("--devset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=settings.ROOT / "eval" / "devset.jsonl", show_default=True)
+@click.option("--baselines/--no-baselines", default=True, help="also score BM25 and dense alone")
+def evaluate(devset: Path, baselines: bool) -> None:
+    """Score the running stack on the dev set, beside retrieval-only baselines."""
+    from xiaoshen.evaluate import run_evaluation
+
+    run_evaluation(devset, baselines)
+
+
+# -- the knowledge base --------------------------------------------------------------------
+
+
+@cli.group(name="kb")
+def kb_group() -> None:
+    """Import, export, search and count knowledge-base entries."""
+
+
+@kb_group.command(name="import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]))
+@click.option("--by", "updated_by", default="cli", help="who is importing (recorded)")
+def kb_import(path: Path, fmt: str | None, updated_by: str) -> None:
+    """Import entries; bad rows are reported by line number, good rows are kept."""
+    from kb.io import import_entries
+    from xiaoshen.app import open_kb
+
+    try:
+        report = import_entries(open_kb(), path, fmt, updated_by)
+    except KnowledgeBaseError as error:
+        raise _fail(error) from None
+    click.echo(f"imported {report.imported} entries")
+    for line, message in report.errors:
+        click.echo(f"line {line}: {message}", err=True)
+    if report.errors:
+        sys.exit(1)
+
+
+@kb_group.command(name="export")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]))
+def kb_export(path: Path, fmt: str | None) -> None:
+    """Export every entry (all statuses)."""
+    from kb.io import export_entries
+    from xiaoshen.app import open_kb
+
+    try:
+        count = export_entries(open_kb(), path, fmt)
+    except (KnowledgeBaseError, OSError) as error:
+        raise _fail(error) from None
+    click.echo(f"exported {count} entries to {path}")
+
+
+@kb_group.command(name="search")
+@click.argument("query")
+@click.option("--limit", default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def kb_search(query: str, limit: int, as_json: bool) -> None:
+    """Search the live entries directly (no Rasa), best first."""
+    from xiaoshen.app import open_retriever
+
+    retriever = open_retriever()
+    decision = retriever.decide(query)
+    candidates = retriever.search(query, k=limit)
+    if as_json:
+        click.echo(json.dumps({"outcome": decision.outcome,
+                               "candidates": [c.as_dict() for c in candidates]},
+                              ensure_ascii=False))
+        return
+    click.echo(f"decision: {decision.outcome}")
+    for c in candidates:
+        click.echo(f"{c.score:.3f}  [{c.item_no:>2}] {c.entry_id:<16} {c.title}")
+
+
+@kb_group.command(name="stats")
+@click.option("--json", "as_json", is_flag=True)
+def kb_stats(as_json: bool) -> None:
+    """Counts of services, entries and similar questions."""
+    from xiaoshen.app import open_kb
+
+    stats = open_kb().stats()
+    if as_json:
+        click.echo(json.dumps(stats, ensure_ascii=False))
+        return
+    for key, value in stats.items():
+        click.echo(f"{key}: {value}")

@@ -1,0 +1,122 @@
+"""Run the services (Rasa server, action server) in the foreground and check their health."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from xiaoshen import settings
+from xiaoshen.settings import ROOT
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    url: str
+    health_path: str
+    command: list[str]
+
+
+def services() -> list[Service]:
+    host = settings.get("host")
+    actions_url = settings.url("actions")
+    return [
+        Service(
+            "actions", actions_url, "/health",
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+             "--port", settings.get("actions_port"), "--interface", host],
+        ),
+        Service(
+            "rasa", settings.url("rasa"), "/status",
+            [settings.get("rasa_python"), "-m", "rasa", "run", "--enable-api",
+             "--model", str(settings.path("rasa_model")),
+             "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
+             "--interface", host, "--port", settings.get("rasa_port")],
+        ),
+    ]
+
+
+def service_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["XIAOSHEN_ACTIONS_URL"] = settings.url("actions")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no phoning home from a government box
+    return env
+
+
+def is_healthy(service: Service, timeout: float = 2.0) -> bool:
+    try:
+        response = httpx.get(service.url + service.health_path, timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    if response.status_code != 200:
+        return False
+    # Rasa answers /status before its model is loaded; only a loaded model can reply.
+    return service.name != "rasa" or bool(response.json().get("model_file"))
+
+
+def status() -> dict[str, bool]:
+    return {service.name: is_healthy(service) for service in services()}
+
+
+def serve(on_ready: Callable[[], None] | None = None, startup_timeout: float = 300.0) -> int:
+    """Start every service, wait until all answer, then supervise until a signal arrives."""
+    missing = settings.path("rasa_model")
+    if not missing.is_dir() or not any(missing.glob("*.tar.gz")):
+        print(f"Error: no trained Rasa model in {missing}; run `xiaoshen train` first",
+              file=sys.stderr)
+        return 1
+    processes = {
+        service.name: subprocess.Popen(service.command, cwd=ROOT, env=service_env(),
+                                       start_new_session=True)
+        for service in services()
+    }
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        deadline = time.monotonic() + startup_timeout
+        ready = False
+        while not stopping:
+            dead = [name for name, p in processes.items() if p.poll() is not None]
+            if dead:
+                print(f"Error: {', '.join(dead)} stopped unexpectedly", file=sys.stderr)
+                return 1
+            if not ready and all(status().values()):
+                ready = True
+                if on_ready:
+                    on_ready()
+            if not ready and time.monotonic() > deadline:
+                print("Error: services did not become ready in time", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        _terminate(processes.values())
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _terminate(processes: object) -> None:
+    running = [p for p in processes if p.poll() is None]  # type: ignore[attr-defined]
+    for process in running:
+        os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in running:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -35,6 +35,10 @@ def use_offline_hub() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
+# huggingface_hub reads these once, when it is first imported: set them as early as possible.
+use_offline_hub()
+
+
 def _normalise(vectors: np.ndarray) -> np.ndarray:
     """Cast to float32 and scale rows to unit L2 norm (zero rows stay zero)."""
     vectors = np.asarray(vectors, dtype=np.float32)

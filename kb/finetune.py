@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.embedder import use_offline_hub, load_embedder, resolve_model_path
+from kb.embedder import load_embedder, resolve_model_path, use_offline_hub
 
 logger = logging.getLogger(__name__)
 

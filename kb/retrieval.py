@@ -150,6 +150,12 @@ class Retriever:
         close = [c for c in services if c.score >= limits.clarify][: limits.max_choices]
         return Decision("clarify", score=top.score, candidates=close)
 
+    def with_thresholds(self, thresholds: Thresholds) -> Retriever:
+        """A retriever sharing this one's index but deciding with other thresholds."""
+        clone = Retriever(self.kb, self.embedder, self.embedder_name, self.index_dir, thresholds)
+        clone._index, clone._index_key, clone._entries = self.refresh(), self._index_key, self._entries
+        return clone
+
     def entry(self, entry_id: str) -> Entry:
         self.refresh()
         return self._entries.get(entry_id) or self.kb.get(entry_id)

@@ -31,7 +31,7 @@ def services() -> list[Service]:
         Service(
             "actions", actions_url, "/health",
             [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
-             "--port", settings.get("actions_port"), "--interface", host],
+             "--port", settings.get("actions_port")],
         ),
         Service(
             "rasa", settings.url("rasa"), "/status",

@@ -7,6 +7,7 @@ server restart.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -123,7 +124,8 @@ class KnowledgeBase:
 
     def __init__(self, path: str | Path | None = None) -> None:
         if path:
-            self.db = sqlite_utils.Database(path)
+            # One connection shared by the action server's worker threads; SQLite serialises.
+            self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
             # WAL lets the action server read while the CLI imports.
             self.db.execute("PRAGMA journal_mode=WAL")
         else:

@@ -185,3 +185,7 @@ def kb_stats(as_json: bool) -> None:
         return
     for key, value in stats.items():
         click.echo(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,98 @@
+"""Shared fixtures: fresh knowledge bases, a real index, and the real running stack.
+
+The stack fixture starts `xiaoshen serve` (Rasa 3.6 + the action server) on spare ports
+against a temporary copy of the seed knowledge base, so tests never touch `var/`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kb.io import import_items, import_seed
+from kb.store import KnowledgeBase
+from xiaoshen import settings
+
+ROOT = settings.ROOT
+SEED = ROOT / "kb" / "seed"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def memory_kb() -> KnowledgeBase:
+    """An in-memory base holding the services list and no entries."""
+    kb = KnowledgeBase()
+    import_items(kb, SEED / "items.csv")
+    return kb
+
+
+@pytest.fixture
+def file_kb(tmp_path: Path) -> KnowledgeBase:
+    kb = KnowledgeBase(tmp_path / "kb.db")
+    import_items(kb, SEED / "items.csv")
+    return kb
+
+
+@pytest.fixture(scope="session")
+def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Settings for a private copy of the seed base; the embedding cache is reused."""
+    home = tmp_path_factory.mktemp("stack")
+    import_seed(KnowledgeBase(home / "kb.db"), SEED)
+    cache = settings.path("index_dir").with_name("index-vectors.db")
+    if cache.is_file():
+        shutil.copy(cache, home / "index-vectors.db")
+    return {
+        "XIAOSHEN_DB": str(home / "kb.db"),
+        "XIAOSHEN_INDEX_DIR": str(home / "index"),
+        "XIAOSHEN_RASA_PORT": str(free_port()),
+        "XIAOSHEN_ACTIONS_PORT": str(free_port()),
+    }
+
+
+@pytest.fixture(scope="session")
+def seed_retriever(stack_env: dict[str, str]):
+    """A real retriever (embedder + FAISS + BM25) over the seed base."""
+    from kb.embedder import load_embedder
+    from kb.retrieval import Retriever
+    from xiaoshen.app import thresholds
+
+    name = settings.get("embedder")
+    return Retriever(KnowledgeBase(stack_env["XIAOSHEN_DB"]), load_embedder(name), name,
+                     Path(stack_env["XIAOSHEN_INDEX_DIR"]), thresholds())
+
+
+@pytest.fixture(scope="session")
+def stack(stack_env: dict[str, str], seed_retriever) -> Iterator[str]:
+    """The real stack, running; yields the Rasa URL."""
+    seed_retriever.refresh()  # build the index once, before the action server loads it
+    env = {**os.environ, **stack_env}
+    process = subprocess.Popen([sys.executable, "-m", "xiaoshen.cli", "serve"], cwd=ROOT,
+                               env=env, start_new_session=True)
+    rasa_url = f"http://127.0.0.1:{stack_env['XIAOSHEN_RASA_PORT']}"
+    deadline = time.monotonic() + 240
+    while True:
+        status = subprocess.run([sys.executable, "-m", "xiaoshen.cli", "status"], env=env,
+                                capture_output=True)
+        if status.returncode == 0:
+            break
+        if process.poll() is not None or time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            pytest.fail("the stack did not start")
+        time.sleep(1)
+    yield rasa_url
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)

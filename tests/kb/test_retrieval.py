@@ -1,0 +1,49 @@
+"""The real retriever (embedder + FAISS + BM25) over the seed knowledge base."""
+
+import pytest
+
+from kb.index import HybridIndex
+
+
+@pytest.mark.parametrize(
+    ("query", "item_no", "topic"),
+    [
+        ("居住证签注需要带哪些材料", 3, "materials"),
+        ("公积金租房提取每个月能提多少", 15, None),
+        ("代开增值税专用发票要交什么税", 28, None),
+        ("无犯罪记录证明可以找人代办吗", 6, None),
+    ],
+)
+def test_clear_questions_are_answered(seed_retriever, query, item_no, topic) -> None:
+    decision = seed_retriever.decide(query)
+    assert decision.outcome == "answered"
+    assert decision.item_no == item_no
+    if topic:
+        assert decision.entry.topic == topic
+
+
+def test_question_without_service_asks_which(seed_retriever) -> None:
+    decision = seed_retriever.decide("需要带什么材料")
+    assert decision.outcome == "clarify"
+    assert len({c.item_no for c in decision.candidates}) >= 2
+
+
+def test_choosing_a_service_answers_within_it(seed_retriever) -> None:
+    decision = seed_retriever.decide("需要带什么材料", item_no=22)
+    assert (decision.outcome, decision.item_no) == ("answered", 22)
+
+
+@pytest.mark.parametrize("query", ["护照怎么办理", "asdfghjkl", "😀😀😀", "", "   "])
+def test_unknown_or_empty_is_not_answered(seed_retriever, query) -> None:
+    assert seed_retriever.decide(query).outcome != "answered"
+
+
+def test_index_persists_and_reloads(seed_retriever, tmp_path) -> None:
+    index = seed_retriever.refresh()
+    index.save(tmp_path / "copy", seed_retriever.embedder_name, built_on="2026-11-27")
+    loaded = HybridIndex.load(tmp_path / "copy")
+    query = "食品经营许可证到期了怎么延续"
+    vector = seed_retriever.embedder.encode([query])[0]
+    assert [h.entry_id for h in loaded.search(query, vector)] == [
+        h.entry_id for h in index.search(query, vector)
+    ]

@@ -1,0 +1,114 @@
+"""The `xiaoshen` command line, run as a user runs it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def xiaoshen(*args: str, env: dict | None = None, stdin: str | None = None):
+    return subprocess.run([sys.executable, "-m", "xiaoshen.cli", *args], cwd=ROOT,
+                          env={**os.environ, **(env or {})}, input=stdin,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def nothing_running() -> dict[str, str]:
+    return {"XIAOSHEN_RASA_PORT": str(free_port()), "XIAOSHEN_ACTIONS_PORT": str(free_port())}
+
+
+def test_status_json_when_up(stack, stack_env) -> None:
+    result = xiaoshen("status", "--json", env=stack_env)
+    assert result.returncode == 0
+    urls = json.loads(result.stdout)
+    assert urls["rasa"] == stack
+    assert urls["actions"].endswith(stack_env["XIAOSHEN_ACTIONS_PORT"])
+
+
+def test_status_fails_when_down(nothing_running) -> None:
+    result = xiaoshen("status", env=nothing_running)
+    assert result.returncode == 1
+    assert "rasa: down" in result.stdout
+
+
+def test_ask_json_reads_stdin_lines(stack, stack_env) -> None:
+    result = xiaoshen("ask", "--json", env=stack_env, stdin="你好\n居住证签注要带什么材料\n转人工\n")
+    assert result.returncode == 0, result.stderr
+    replies = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["outcome"] for r in replies] == ["chitchat", "answered", "handoff"]
+    assert replies[1]["item_no"] == 3
+    keys = {"text", "outcome", "item_no", "entry_id", "score", "candidates"}
+    assert all(set(r) == keys for r in replies)
+    assert set(replies[1]["candidates"][0]) == {"item_no", "entry_id", "title", "score"}
+
+
+def test_ask_when_stack_is_down(nothing_running) -> None:
+    result = xiaoshen("ask", "你好", env=nothing_running)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: cannot reach Rasa at http://127.0.0.1:")
+
+
+def test_kb_import_reports_bad_lines(tmp_path, nothing_running) -> None:
+    env = {**nothing_running, "XIAOSHEN_DB": str(tmp_path / "kb.db")}
+    xiaoshen("kb", "stats", env=env)  # creates the empty base
+    from kb.io import import_items
+    from kb.store import KnowledgeBase
+
+    import_items(KnowledgeBase(tmp_path / "kb.db"), ROOT / "kb" / "seed" / "items.csv")
+    path = tmp_path / "e.jsonl"
+    good = {"entry_id": "03-x", "item_no": 3, "question": "签注?", "answer": "答复"}
+    path.write_text(json.dumps(good, ensure_ascii=False) + "\n{oops\n", encoding="utf-8")
+    result = xiaoshen("kb", "import", str(path), env=env)
+    assert result.returncode == 1
+    assert result.stdout.strip() == "imported 1 entries"
+    assert result.stderr.startswith("line 2: not valid JSON")
+    stats = json.loads(xiaoshen("kb", "stats", "--json", env=env).stdout)
+    assert stats["entries"] == 1
+    out = tmp_path / "out.xlsx"
+    assert xiaoshen("kb", "export", str(out), env=env).stdout.strip() == (
+        f"exported 1 entries to {out}")
+
+
+def test_kb_import_unknown_format(tmp_path) -> None:
+    path = tmp_path / "e.doc"
+    path.write_text("x")
+    result = xiaoshen("kb", "import", str(path), env={"XIAOSHEN_DB": str(tmp_path / "kb.db")})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: unknown format 'doc' for e.doc: use csv, xlsx or jsonl")
+
+
+def test_kb_search(stack_env) -> None:
+    result = xiaoshen("kb", "search", "--json", "营业执照网上怎么申请", env=stack_env)
+    found = json.loads(result.stdout)
+    assert found["outcome"] == "answered"
+    assert found["candidates"][0]["item_no"] == 21
+
+
+def test_serve_without_model(tmp_path, nothing_running) -> None:
+    result = xiaoshen("serve", env={**nothing_running, "XIAOSHEN_RASA_MODEL": str(tmp_path)})
+    assert result.returncode == 1
+    assert "no trained Rasa model" in result.stderr
+
+
+def test_serve_stops_cleanly_on_sigterm(stack_env, nothing_running) -> None:
+    env = {**os.environ, **stack_env, **nothing_running}
+    process = subprocess.Popen([sys.executable, "-m", "xiaoshen.cli", "serve"], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while xiaoshen("status", env=env).returncode != 0:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(1)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert "小申已启动" in process.stdout.read()
+    assert xiaoshen("status", env=env).returncode == 1

@@ -1,0 +1,92 @@
+"""Conversations through the real stack: Rasa 3.6 → action server → knowledge base."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from xiaoshen.client import ChatClient, ask
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("你好", "chitchat"),
+        ("谢谢小申", "chitchat"),
+        ("转人工", "handoff"),
+        ("我要投诉窗口工作人员态度差", "out_of_scope"),
+        ("房东不退押金我要起诉他", "out_of_scope"),
+    ],
+)
+def test_intents(stack, text, outcome) -> None:
+    assert ask(text, stack).outcome == outcome
+
+
+def test_service_question_gets_the_official_wording(stack, seed_retriever) -> None:
+    reply = ask("居住证签注要带什么材料？", stack)
+    assert (reply.outcome, reply.item_no, reply.entry_id) == ("answered", 3, "03-materials")
+    assert reply.text == seed_retriever.entry("03-materials").answer
+    assert reply.candidates and reply.candidates[0]["entry_id"] == "03-materials"
+
+
+def test_clarify_then_pick_a_service(stack) -> None:
+    client = ChatClient(stack)
+    reply = client.send("需要带什么材料")
+    assert reply.outcome == "clarify"
+    picks = [b for b in reply.buttons if b["payload"].startswith("/choose_service")]
+    assert len(picks) >= 2
+    assert reply.buttons[-1]["payload"] == "/request_human"
+    chosen = json.loads(picks[0]["payload"].removeprefix("/choose_service"))["item_no"]
+    answer = client.send(picks[0]["payload"])
+    assert (answer.outcome, answer.item_no) == ("answered", int(chosen))
+
+
+def test_fallback_offers_a_human_and_records_a_gap(stack, seed_retriever) -> None:
+    client = ChatClient(stack)
+    reply = client.send("护照过期了在哪里换新的")
+    assert reply.outcome == "fallback"
+    assert reply.buttons == [{"title": "转人工", "payload": "/request_human"}]
+    tasks = [t for t in seed_retriever.kb.db["gaps"].rows if "护照" in t["question"]]
+    assert tasks and tasks[-1]["due_on"] > tasks[-1]["created_at"][:10]
+    assert client.send("好的").outcome == "handoff"
+
+
+def test_handoff_names_the_department_of_the_last_service(stack) -> None:
+    client = ChatClient(stack)
+    assert client.send("无犯罪记录证明在哪里开").item_no == 6
+    reply = client.send("转人工")
+    assert reply.outcome == "handoff"
+    assert "市公安局" in reply.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "😀😀😀", "\x00\x01\x02", "<script>alert('x')</script>", "居" * 10_000,
+     "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace")],
+)
+def test_bad_input_gets_a_clear_reply(stack, text) -> None:
+    reply = ask(text, stack)
+    assert reply.text
+    assert reply.outcome != "answered" or reply.item_no is not None
+
+
+def test_new_entries_are_answered_without_restart(stack, stack_env, tmp_path) -> None:
+    entry = {"entry_id": "07-faq-test", "item_no": 7, "question": "实有人口信息填报能用外国护照吗？",
+             "similar_questions": ["外籍人士实有人口自主填报用护照可以吗"] * 5,
+             "answer": "测试口径：外籍人士可使用护照填报。"}
+    path = tmp_path / "new.jsonl"
+    path.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
+    env = {**os.environ, **stack_env}
+    subprocess.run([sys.executable, "-m", "xiaoshen.cli", "kb", "import", str(path)],
+                   env=env, check=True)
+    reply = ask("实有人口信息填报能用外国护照吗", stack)
+    assert (reply.outcome, reply.entry_id) == ("answered", "07-faq-test")
+    assert reply.text == entry["answer"]
+    path.write_text(json.dumps({**entry, "status": "retired"}, ensure_ascii=False), "utf-8")
+    subprocess.run([sys.executable, "-m", "xiaoshen.cli", "kb", "import", str(path)],
+                   env=env, check=True)
+    assert ask("实有人口信息填报能用外国护照吗", stack).entry_id != "07-faq-test"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from opencc import OpenCC
 
@@ -21,6 +22,7 @@ _SPACES = re.compile(r"\s+")
 _CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 
 
+@lru_cache(maxsize=8192)  # the pure-Python 繁→简 converter is the slow step; queries repeat
 def normalize(text: str) -> str:
     """Return `text` folded to half-width, simplified Chinese, with spaces tidied."""
     text = unicodedata.normalize("NFKC", text)

@@ -35,9 +35,11 @@ def open_retriever(progress: bool = False) -> Retriever:
 @cache
 def shared_retriever() -> Retriever:
     """One retriever per process (the action server), loaded on first use."""
+    import faiss
     import torch
 
     # A query is one short sentence: intra-op threads only spin against Rasa for the cores
     # (measured 465 ms per query with the default threads on 2 busy cores, 13 ms with one).
     torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
     return open_retriever()

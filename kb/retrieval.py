@@ -52,7 +52,9 @@ class Decision:
 
     @property
     def item_no(self) -> int | None:
-        return self.entry.item_no if self.entry else None
+        if self.outcome != "answered" or not self.candidates:
+            return None
+        return self.candidates[0].item_no
 
 
 class Retriever:
@@ -116,49 +118,55 @@ class Retriever:
 
     # -- querying -------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 5, item_no: int | None = None) -> list[Candidate]:
-        """The best entries for `query`, highest fused score first."""
+    def hits(self, query: str, item_no: int | None = None) -> list[Hit]:
+        """Raw candidates from both retrievers (empty for an empty query)."""
         index = self.refresh()
         text = normalize(query)
         if not text:
             return []
-        vector = self.embedder.encode([text])[0]
-        hits = index.search(text, vector, k=max(k, 10))
-        if item_no is not None:
-            hits = [hit for hit in hits if hit.item_no == item_no]
-        ranked = sorted((self._candidate(hit) for hit in hits), key=lambda c: -c.score)
-        return ranked[:k]
+        hits = index.search(text, self.embedder.encode([text])[0], k=20)
+        return [hit for hit in hits if item_no is None or hit.item_no == item_no]
 
-    def _candidate(self, hit: Hit) -> Candidate:
-        weight = self.thresholds.dense_weight
-        score = weight * max(hit.dense, 0.0) + (1 - weight) * hit.lexical
-        return Candidate(hit.item_no, hit.entry_id, self._entries[hit.entry_id].question, score)
+    def rank(self, hits: list[Hit], thresholds: Thresholds | None = None) -> list[Candidate]:
+        """Candidates by fused score, best first."""
+        weight = (thresholds or self.thresholds).dense_weight
+        ranked = [
+            Candidate(hit.item_no, hit.entry_id, self._entries[hit.entry_id].question,
+                      weight * max(hit.dense, 0.0) + (1 - weight) * hit.lexical)
+            for hit in hits
+        ]
+        return sorted(ranked, key=lambda c: -c.score)
+
+    def search(self, query: str, k: int = 5, item_no: int | None = None) -> list[Candidate]:
+        """The best entries for `query`, highest fused score first."""
+        return self.rank(self.hits(query, item_no))[:k]
 
     def decide(self, query: str, item_no: int | None = None) -> Decision:
         """Answer, clarify (with candidate services) or fall back."""
-        limits = self.thresholds
-        ranked = self.search(query, k=20, item_no=item_no)
-        services = _best_per_service(ranked)
-        if not services or services[0].score < limits.clarify:
-            return Decision("fallback", score=services[0].score if services else 0.0,
-                            candidates=services[: limits.max_choices])
-        top = services[0]
-        runner_up = services[1].score if len(services) > 1 else 0.0
-        confident = top.score >= limits.answer and top.score - runner_up >= limits.margin
-        if confident or item_no is not None:
-            return Decision("answered", self._entries[top.entry_id], top.score, ranked[:5])
-        close = [c for c in services if c.score >= limits.clarify][: limits.max_choices]
-        return Decision("clarify", score=top.score, candidates=close)
-
-    def with_thresholds(self, thresholds: Thresholds) -> Retriever:
-        """A retriever sharing this one's index but deciding with other thresholds."""
-        clone = Retriever(self.kb, self.embedder, self.embedder_name, self.index_dir, thresholds)
-        clone._index, clone._index_key, clone._entries = self.refresh(), self._index_key, self._entries
-        return clone
+        decision = decide(self.rank(self.hits(query, item_no)), self.thresholds,
+                          service_chosen=item_no is not None)
+        if decision.outcome == "answered":
+            decision.entry = self._entries[decision.candidates[0].entry_id]
+        return decision
 
     def entry(self, entry_id: str) -> Entry:
         self.refresh()
         return self._entries.get(entry_id) or self.kb.get(entry_id)
+
+
+def decide(ranked: list[Candidate], limits: Thresholds, service_chosen: bool = False) -> Decision:
+    """The decision for ranked candidates (without the entry itself, which the caller adds)."""
+    services = _best_per_service(ranked)
+    if not services or services[0].score < limits.clarify:
+        return Decision("fallback", score=services[0].score if services else 0.0,
+                        candidates=services[: limits.max_choices])
+    top = services[0]
+    runner_up = services[1].score if len(services) > 1 else 0.0
+    confident = top.score >= limits.answer and top.score - runner_up >= limits.margin
+    if confident or service_chosen:
+        return Decision("answered", score=top.score, candidates=ranked[:5])
+    close = [c for c in services if c.score >= limits.clarify][: limits.max_choices]
+    return Decision("clarify", score=top.score, candidates=close)
 
 
 def _best_per_service(ranked: list[Candidate]) -> list[Candidate]:

@@ -41,7 +41,8 @@ def test_status_fails_when_down(nothing_running) -> None:
 
 
 def test_ask_json_reads_stdin_lines(stack, stack_env) -> None:
-    result = xiaoshen("ask", "--json", env=stack_env, stdin="你好\n居住证签注要带什么材料\n转人工\n")
+    lines = "你好\n居住证签注要带什么材料\n转人工\n"
+    result = xiaoshen("ask", "--json", env=stack_env, stdin=lines)
     assert result.returncode == 0, result.stderr
     replies = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["outcome"] for r in replies] == ["chitchat", "answered", "handoff"]

@@ -75,7 +75,8 @@ def test_bad_input_gets_a_clear_reply(stack, text) -> None:
 
 
 def test_new_entries_are_answered_without_restart(stack, stack_env, tmp_path) -> None:
-    entry = {"entry_id": "07-faq-test", "item_no": 7, "question": "实有人口信息填报能用外国护照吗？",
+    entry = {"entry_id": "07-faq-test", "item_no": 7,
+             "question": "实有人口信息填报能用外国护照吗？",
              "similar_questions": ["外籍人士实有人口自主填报用护照可以吗"] * 5,
              "answer": "测试口径：外籍人士可使用护照填报。"}
     path = tmp_path / "new.jsonl"

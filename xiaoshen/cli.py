@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import suppress
 from pathlib import Path
 
 import click
@@ -35,10 +36,8 @@ def serve() -> None:
     from xiaoshen.stack import serve as run_services
 
     def ready() -> None:
-        try:
+        with suppress(StackUnavailable):
             ask("你好")  # warms the model and the action server's index
-        except StackUnavailable:
-            pass
         click.echo(f"小申已启动 ready: Rasa {settings.url('rasa')}, actions "
                    f"{settings.url('actions')}. Talk to it with: .venv/bin/xiaoshen chat")
 
@@ -102,11 +101,16 @@ def train(skip_rasa: bool) -> None:
 @click.option("--devset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=settings.ROOT / "eval" / "devset.jsonl", show_default=True)
 @click.option("--baselines/--no-baselines", default=True, help="also score BM25 and dense alone")
-def evaluate(devset: Path, baselines: bool) -> None:
+@click.option("--tune", is_flag=True,
+              help="grid-search the retrieval thresholds instead (no running stack needed)")
+def evaluate(devset: Path, baselines: bool, tune: bool) -> None:
     """Score the running stack on the dev set, beside retrieval-only baselines."""
-    from xiaoshen.evaluate import run_evaluation
+    from xiaoshen.evaluate import run_evaluation, run_tuning
 
-    run_evaluation(devset, baselines)
+    if tune:
+        run_tuning(devset)
+    else:
+        run_evaluation(devset, baselines)
 
 
 # -- the knowledge base --------------------------------------------------------------------

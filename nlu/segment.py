@@ -70,9 +70,10 @@ def write_user_dictionary(service_names: Iterable[str], path: Path) -> Path:
     return path
 
 
-def load_user_dictionary(path: Path) -> None:
-    if path.is_file():
-        jieba.load_userdict(str(path))
+def use_terms(service_names: Iterable[str]) -> None:
+    """Teach this process's jieba the same terms the Rasa model's dictionary holds."""
+    for term in dictionary_terms(service_names):
+        jieba.add_word(term.replace(" ", ""), freq=2000)
 
 
 def tokenize(text: str) -> list[str]:

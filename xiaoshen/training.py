@@ -20,7 +20,7 @@ import yaml
 from kb.io import import_seed
 from kb.store import KnowledgeBase
 from nlu.normalize import normalize
-from nlu.segment import load_user_dictionary, write_user_dictionary
+from nlu.segment import write_user_dictionary
 from xiaoshen import settings
 from xiaoshen.app import open_kb, open_retriever
 from xiaoshen.settings import ROOT
@@ -101,7 +101,6 @@ def train(rasa: bool = True) -> int:
     ensure_seeded(kb)
     step("writing the jieba user dictionary")
     write_user_dictionary([item.name for item in kb.items().values()], USER_DICTIONARY)
-    load_user_dictionary(USER_DICTIONARY)
     count = write_service_examples(kb, GENERATED_DATA / "services.yml")
     print(f"    {count} ask_service examples from the knowledge base")
     build_index()

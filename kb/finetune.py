@@ -79,7 +79,8 @@ def finetune_embedder(
     from sentence_transformers.sentence_transformer.datasets import NoDuplicatesDataLoader
     from torch.utils.data import DataLoader
 
-    pairs = [(a.strip(), p.strip()) for a, p in pairs if a.strip() and p.strip() and a != p]
+    stripped = [(anchor.strip(), positive.strip()) for anchor, positive in pairs]
+    pairs = [(a, p) for a, p in stripped if a and p and a != p]
     if len(pairs) < 2:
         raise ValueError("need at least two distinct (anchor, positive) pairs")
     batch_size = max(2, min(batch_size, len(pairs)))

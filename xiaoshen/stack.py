@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -109,8 +109,8 @@ def serve(on_ready: Callable[[], None] | None = None, startup_timeout: float = 3
             signal.signal(sig, handler)
 
 
-def _terminate(processes: object) -> None:
-    running = [p for p in processes if p.poll() is None]  # type: ignore[attr-defined]
+def _terminate(processes: Iterable[subprocess.Popen]) -> None:
+    running = [p for p in processes if p.poll() is None]
     for process in running:
         os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + 15

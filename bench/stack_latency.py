@@ -92,7 +92,7 @@ async def open_loop(url: str, texts: list[str], rate: float, seconds: float) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--rates", type=float, nargs="*", default=[10, 20, 30, 50, 70])
+    parser.add_argument("--rates", type=float, nargs="*", default=[10, 25, 50, 70, 90, 110])
     args = parser.parse_args()
     url = settings.url("rasa") + "/webhooks/rest/webhook"
     texts = queries()

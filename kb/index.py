@@ -11,7 +11,7 @@ import json
 import math
 import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,9 @@ from tqdm import tqdm
 from kb.embedder import Embedder
 from kb.store import Entry, Item
 from nlu.segment import sound, tokenize, with_sounds
+
+# Tokens with their sound and IDF, and the IDF total.
+Weighted = tuple[list[tuple[str, str | None, float]], float]
 
 HNSW_FROM_ROWS = 50_000  # exact search below this size, graph search above it
 ENCODE_BATCH = 256
@@ -96,6 +99,11 @@ class HybridIndex:
         self.lexical = lexical
         self.document_frequency = document_frequency
         self.revision = revision
+        # IDF per known token, precomputed: the lexical score looks it up thousands of times.
+        self._unseen_idf = math.log(1 + len(entry_ids) / 0.5)
+        self._row_weights: dict[int, Weighted] = {}
+        self._idfs = {token: math.log(1 + len(entry_ids) / (count + 0.5))
+                      for token, count in document_frequency.items()}
 
     @property
     def size(self) -> int:
@@ -151,12 +159,14 @@ class HybridIndex:
         tokens = tokenize(query)
         candidates = set(dense_scores) | set(self._lexical_candidates(with_sounds(tokens), k * 2))
         floor = min(dense_scores.values(), default=0.0)
+        weighted = self._weighted(tokens)
+        query_found = set(with_sounds(sorted(set(tokens))))
         hits = [
             Hit(
                 entry_id=self.entry_ids[position],
                 item_no=self.entry_items[position],
                 dense=dense_scores.get(position, floor),
-                lexical=self._lexical(tokens, position),
+                lexical=self._lexical(weighted, query_found, position),
             )
             for position in candidates
         ]
@@ -183,34 +193,27 @@ class HybridIndex:
 
     def _idf(self, token: str) -> float:
         # An unseen word weighs most: a question about a service the base lacks names it.
-        return math.log(1 + self.size / (self.document_frequency.get(token, 0) + 0.5))
+        return self._idfs.get(token, self._unseen_idf)
 
-    def _lexical(self, tokens: list[str], position: int) -> float:
+    def _weighted(self, tokens: Iterable[str]) -> Weighted:
+        terms = [(token, sound(token), self._idf(token)) for token in set(tokens)]
+        return terms, sum(idf for *_, idf in terms)
+
+    def _row_terms(self, row: int) -> Weighted:
+        if row not in self._row_weights:  # filled lazily: loading stays fast at 100k entries
+            self._row_weights[row] = self._weighted(self.row_tokens[row])
+        return self._row_weights[row]
+
+    def _lexical(self, query: Weighted, query_found: set[str], position: int) -> float:
         """Mean of how much of the query the entry covers and how much of its best question
         the query covers: the first rejects a question naming a service the base lacks, the
         second keeps a long, rambling message that names the service."""
-        query = set(tokens)
-        query_sounds = {sound(token) for token in query} - {None}
-        coverage = self._covered(query, self.entry_tokens[position])
+        coverage = _covered(query, self.entry_tokens[position])
         recall = max(
-            (self._covered(set(self.row_tokens[row]), query | query_sounds)
-             for row in self.entry_rows[position]),
+            (_covered(self._row_terms(row), query_found) for row in self.entry_rows[position]),
             default=0.0,
         )
         return (coverage + recall) / 2
-
-    def _covered(self, tokens: set[str], found_in: set[str]) -> float:
-        """Share of the IDF mass of `tokens` found in `found_in`; a homophone counts 80%."""
-        total = sum(self._idf(token) for token in tokens)
-        if not total:
-            return 0.0
-        covered = 0.0
-        for token in tokens:
-            if token in found_in:
-                covered += self._idf(token)
-            elif sound(token) in found_in:
-                covered += 0.8 * self._idf(token)
-        return covered / total
 
     # -- persistence ----------------------------------------------------------------------
 
@@ -261,6 +264,16 @@ class HybridIndex:
             tables["document_frequency"],
             manifest["revision"],
         )
+
+
+def _covered(weighted: Weighted, found_in: set[str]) -> float:
+    """Share of the IDF mass of the terms found in `found_in`; a homophone counts 80%."""
+    terms, total = weighted
+    if not total:
+        return 0.0
+    found = sum(idf if token in found_in else 0.8 * idf if heard in found_in else 0.0
+                for token, heard, idf in terms)
+    return found / total
 
 
 def read_manifest(directory: Path) -> dict:

@@ -88,10 +88,16 @@ class ActionAnswerQuestion(Action):
     def _fall_back(
         dispatcher: CollectingDispatcher, decision: Decision, question: str, sender_id: str
     ) -> list[EventType]:
-        # No service was recognised, so the platform team triages the task.
-        GapLog(shared_retriever().kb).record_miss(question, "fallback", conversation_id=sender_id)
+        kb = shared_retriever().kb
+        other = kb.other_service(decision.other_service) if decision.other_service else None
+        # A service the base lacks goes to its department; anything else to the platform team.
+        GapLog(kb).record_miss(question, "not_covered" if other else "fallback",
+                               conversation_id=sender_id,
+                               department=other.department if other else None)
+        template = {"response": "utter_not_covered", "service": other.name,
+                    "department": other.department} if other else {"response": "utter_fallback"}
         dispatcher.utter_message(
-            response="utter_fallback",
+            **template,
             buttons=[HUMAN_BUTTON],
             json_message=outcome_payload("fallback", score=decision.score,
                                          candidates=decision.candidates),

@@ -45,10 +45,11 @@ class GapLog:
         item_no: int | None = None,
         conversation_id: str = "",
         today: date | None = None,
+        department: str | None = None,
     ) -> GapTask:
-        """Open a task for the department of `item_no` (the platform team when unknown)."""
+        """Open a task for `department`, else that of `item_no`, else the platform team."""
         item = self.kb.item(item_no) if item_no is not None else None
-        department = item.department if item else PLATFORM_DEPARTMENT
+        department = department or (item.department if item else PLATFORM_DEPARTMENT)
         due_on = add_working_days(today or date.today(), DUE_WORKING_DAYS).isoformat()
         row = {
             "question": mask_personal_data(question)[:1000],

@@ -22,13 +22,15 @@ import numpy as np
 import sqlite_utils
 from tqdm import tqdm
 
+from kb.classifier import ServiceClassifier
 from kb.embedder import Embedder
-from kb.store import Entry, Item
+from kb.store import Entry, Item, OtherService
 from nlu.segment import sound, tokenize, with_sounds
 
 # Tokens with their sound and IDF, and the IDF total.
 Weighted = tuple[list[tuple[str, str | None, float]], float]
 
+FORMAT = 2  # bumped whenever what is saved changes, so an older index gets rebuilt
 HNSW_FROM_ROWS = 50_000  # exact search below this size, graph search above it
 ENCODE_BATCH = 256
 
@@ -85,9 +87,11 @@ class HybridIndex:
         row_tokens: list[list[str]],
         lexical: bm25s.BM25,
         document_frequency: dict[str, int],
+        services: ServiceClassifier,
         revision: int,
     ) -> None:
         self.dense = dense
+        self.services = services
         self.row_entries = row_entries
         self.entry_ids = entry_ids
         self.entry_items = entry_items
@@ -120,6 +124,7 @@ class HybridIndex:
         cache: EmbeddingCache | None = None,
         revision: int = 0,
         progress: bool = False,
+        others: Sequence[OtherService] = (),
     ) -> HybridIndex:
         texts: list[str] = []
         row_entries: list[int] = []
@@ -131,22 +136,30 @@ class HybridIndex:
             row_tokens += [sorted(set(tokenize(question))) for question in entry.questions]
             service = items[entry.item_no].name if entry.item_no in items else ""
             documents.append(with_sounds(tokenize(" ".join([service, *entry.questions]))))
-        if cache:
-            vectors = cache.encode(embedder, texts, progress)
-        elif texts:
-            vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
-        else:
-            vectors = np.zeros((0, embedder.dimension), dtype=np.float32)
+        # The classifier also learns each service's name and the services the base lacks.
+        labels = [entries[position].item_no for position in row_entries]
+        names = {item.item_no: item.name for item in items.values()}
+        extra = [(item.name, item.item_no) for item in items.values()]
+        for number, other in enumerate(others, start=1):
+            names[-number] = other.name
+            extra += [(text, -number) for text in (other.name, *other.questions)]
+        all_vectors = _encode(embedder, cache, texts + [text for text, _ in extra], progress)
+        vectors = all_vectors[: len(texts)]
         dense = _new_dense_index(embedder.dimension, len(texts))
         if len(texts):
             dense.add(vectors)
+        services = ServiceClassifier.fit(
+            texts + [text for text, _ in extra], labels + [label for _, label in extra],
+            all_vectors, names,
+        )
         lexical = bm25s.BM25()
         if documents:
             lexical.index(documents, show_progress=progress)
         frequency = Counter(token for doc in documents for token in set(doc))
         return cls(
             dense, row_entries, [e.entry_id for e in entries], [e.item_no for e in entries],
-            [set(doc) for doc in documents], row_tokens, lexical, dict(frequency), revision,
+            [set(doc) for doc in documents], row_tokens, lexical, dict(frequency), services,
+            revision,
         )
 
     # -- searching ------------------------------------------------------------------------
@@ -223,6 +236,7 @@ class HybridIndex:
         staging.mkdir(parents=True)
         faiss.write_index(self.dense, str(staging / "dense.faiss"))
         self.lexical.save(str(staging / "lexical"))
+        self.services.save(staging / "services.joblib")
         tables = {
             "row_entries": self.row_entries,
             "entry_ids": self.entry_ids,
@@ -233,6 +247,7 @@ class HybridIndex:
         }
         (staging / "tables.json").write_text(json.dumps(tables, ensure_ascii=False), "utf-8")
         manifest = {
+            "format": FORMAT,
             "revision": self.revision,
             "embedder": embedder_name,
             "entries": self.size,
@@ -262,8 +277,18 @@ class HybridIndex:
             tables["row_tokens"],
             bm25s.BM25.load(str(directory / "lexical")),
             tables["document_frequency"],
+            ServiceClassifier.load(directory / "services.joblib"),
             manifest["revision"],
         )
+
+
+def _encode(embedder: Embedder, cache: EmbeddingCache | None, texts: list[str],
+            progress: bool) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    if cache:
+        return cache.encode(embedder, texts, progress)
+    return np.asarray(embedder.encode(texts), dtype=np.float32)
 
 
 def _covered(weighted: Weighted, found_in: set[str]) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 
 from kb.errors import ImportFormatError, KnowledgeBaseError
-from kb.store import Entry, Item, KnowledgeBase, entry_from_row
+from kb.store import Entry, Item, KnowledgeBase, OtherService, entry_from_row
 
 FORMATS = ("csv", "xlsx", "jsonl")
 EXPORT_FIELDS = (
@@ -155,10 +155,33 @@ def import_items(kb: KnowledgeBase, path: Path) -> int:
     return kb.upsert_items(items)
 
 
+def import_other_services(kb: KnowledgeBase, path: Path) -> ImportReport:
+    """Import the catalogue of services the base does not cover (name, department, questions)."""
+    report = ImportReport()
+    good: list[OtherService] = []
+    for number, row in read_rows(path, "jsonl"):
+        questions = row.get("questions") if isinstance(row, dict) else None
+        if isinstance(row, str):
+            report.errors.append((number, row))
+        elif not str(row.get("name") or "").strip() or not isinstance(questions, list):
+            report.errors.append((number, "needs a name and a list of questions"))
+        else:
+            good.append(OtherService(str(row["name"]).strip(), str(row.get("department") or ""),
+                                     tuple(str(q).strip() for q in questions if str(q).strip())))
+    if good:
+        report.imported = kb.upsert_other_services(good)
+    return report
+
+
 def import_seed(kb: KnowledgeBase, seed_dir: Path) -> ImportReport:
-    """Load the bundled services list and every `entries/*.jsonl` file."""
+    """Load the bundled services list, every `entries/*.jsonl` file and the catalogue of
+    services the base does not cover."""
     import_items(kb, seed_dir / "items.csv")
     report = ImportReport()
+    catalogue = seed_dir / "other_services.jsonl"
+    if catalogue.is_file():
+        others = import_other_services(kb, catalogue)
+        report.errors += [(line, f"{catalogue.name}: {message}") for line, message in others.errors]
     for path in sorted((seed_dir / "entries").glob("*.jsonl")):
         part = import_entries(kb, path, updated_by="seed")
         report.imported += part.imported

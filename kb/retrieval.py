@@ -1,8 +1,10 @@
 """Retrieval and the answer / clarify / fallback decision.
 
-Both retrievers' scores are fused into one number in 0..1 and the decision is made per
-service: answer when one service is clearly best, ask which service is meant when a few are
-close, and admit not knowing when nothing is close enough.
+Two kinds of evidence: the service classifier says which service a question is about (and
+how sure it is, including "a service the base does not cover"); the retrievers' fused score
+says whether an entry of that service is close enough to answer from. Answer when one covered
+service clearly wins and has such an entry, ask which service is meant when covered services
+are plausible but none wins, and admit not knowing otherwise.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
+from kb.classifier import ServiceGuess
 from kb.embedder import Embedder
-from kb.index import EmbeddingCache, Hit, HybridIndex, read_manifest
+from kb.index import FORMAT, EmbeddingCache, Hit, HybridIndex, read_manifest
 from kb.store import Entry, KnowledgeBase
 from nlu.normalize import normalize
 from nlu.segment import use_terms
@@ -23,13 +28,13 @@ OUTCOMES = ("answered", "clarify", "fallback")
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Where the fused score turns into a decision (tuned with `xiaoshen eval`)."""
+    """Where the evidence turns into a decision (tuned with `xiaoshen eval --tune`)."""
 
-    dense_weight: float = 0.5
-    answer: float = 0.70  # answer from here when ahead of the next service by `margin`
-    margin: float = 0.04
-    clarify: float = 0.45  # below this: fall back; above it: answer if far enough ahead
-    wide_margin: float = 0.10
+    dense_weight: float = 0.6  # share of the dense score in the fused retrieval score
+    support: float = 0.25  # fused score an entry needs before its service can be offered
+    margin: float = 0.4  # probability lead of the best service over the next one
+    retrieval_lead: float = 0.08  # the service's lead in retrieval, unless ...
+    sure: float = 0.9  # ... the classifier is at least this sure
     max_choices: int = 3
 
 
@@ -46,11 +51,18 @@ class Candidate:
 
 
 @dataclass
+class Evidence:
+    hits: list[Hit] = field(default_factory=list)
+    guesses: list[ServiceGuess] = field(default_factory=list)
+
+
+@dataclass
 class Decision:
     outcome: str
     entry: Entry | None = None
-    score: float = 0.0
+    score: float = 0.0  # how likely the question is about the best service (0..1)
     candidates: list[Candidate] = field(default_factory=list)
+    other_service: str | None = None  # the uncovered service it is about, when known
 
     @property
     def item_no(self) -> int | None:
@@ -101,7 +113,8 @@ class Retriever:
         live = self.kb.live_entries(date.fromisoformat(key[1]))
         manifest = read_manifest(self.index_dir)
         fresh = (
-            manifest.get("revision") == key[0]
+            manifest.get("format") == FORMAT
+            and manifest.get("revision") == key[0]
             and manifest.get("built_on") == key[1]
             and manifest.get("embedder") == self.embedder_name
         )
@@ -114,7 +127,7 @@ class Retriever:
             )
             index = HybridIndex.build(
                 live, self.kb.items(), self.embedder, cache, revision=key[0],
-                progress=self.progress,
+                progress=self.progress, others=self.kb.other_services(),
             )
             index.save(self.index_dir, self.embedder_name, built_on=key[1])
         self._entries = {entry.entry_id: entry for entry in live}
@@ -122,14 +135,17 @@ class Retriever:
 
     # -- querying -------------------------------------------------------------------------
 
-    def hits(self, query: str, item_no: int | None = None) -> list[Hit]:
-        """Raw candidates from both retrievers (empty for an empty query)."""
+    def evidence(self, query: str, item_no: int | None = None) -> Evidence:
+        """Raw candidates from both retrievers and the classifier (none for an empty query)."""
         index = self.refresh()
         text = normalize(query)
         if not text:
-            return []
-        hits = index.search(text, self.embedder.encode([text])[0], k=20)
-        return [hit for hit in hits if item_no is None or hit.item_no == item_no]
+            return Evidence()
+        vector = self.embedder.encode([text])[0]
+        hits = index.search(text, vector, k=20)
+        if item_no is not None:
+            hits = [hit for hit in hits if hit.item_no == item_no]
+        return Evidence(hits, index.services.guess(text, vector))
 
     def rank(self, hits: list[Hit], thresholds: Thresholds | None = None) -> list[Candidate]:
         """Candidates by fused score, best first."""
@@ -143,12 +159,18 @@ class Retriever:
 
     def search(self, query: str, k: int = 5, item_no: int | None = None) -> list[Candidate]:
         """The best entries for `query`, highest fused score first."""
-        return self.rank(self.hits(query, item_no))[:k]
+        return self.rank(self.evidence(query, item_no).hits)[:k]
 
     def decide(self, query: str, item_no: int | None = None) -> Decision:
         """Answer, clarify (with candidate services) or fall back."""
-        decision = decide(self.rank(self.hits(query, item_no)), self.thresholds,
+        return self.judge(self.evidence(query, item_no), self.thresholds,
                           service_chosen=item_no is not None)
+
+    def judge(self, evidence: Evidence, thresholds: Thresholds,
+              service_chosen: bool = False) -> Decision:
+        """The decision for gathered evidence under `thresholds`."""
+        decision = decide(self.rank(evidence.hits, thresholds), evidence.guesses, thresholds,
+                          service_chosen)
         if decision.outcome == "answered":
             decision.entry = self._entries[decision.candidates[0].entry_id]
         return decision
@@ -158,25 +180,59 @@ class Retriever:
         return self._entries.get(entry_id) or self.kb.get(entry_id)
 
 
-def decide(ranked: list[Candidate], limits: Thresholds, service_chosen: bool = False) -> Decision:
-    """The decision for ranked candidates (without the entry itself, which the caller adds)."""
-    services = _best_per_service(ranked)
-    if not services or services[0].score < limits.clarify:
-        return Decision("fallback", score=services[0].score if services else 0.0,
-                        candidates=services[: limits.max_choices])
-    top = services[0]
-    runner_up = services[1].score if len(services) > 1 else 0.0
-    lead = top.score - runner_up
-    confident = (top.score >= limits.answer and lead >= limits.margin) or lead >= limits.wide_margin
-    if confident or service_chosen:
-        return Decision("answered", score=top.score, candidates=ranked[:5])
-    close = [c for c in services if c.score >= limits.clarify][: limits.max_choices]
-    return Decision("clarify", score=top.score, candidates=close)
+def decide(
+    ranked: list[Candidate],
+    guesses: list[ServiceGuess],
+    limits: Thresholds,
+    service_chosen: bool = False,
+) -> Decision:
+    """The decision for ranked entries and the classifier's guesses (the caller adds the
+    entry itself)."""
+    best_entry = best_per_service(ranked)
+    if service_chosen:  # the person picked the service: its best entry, if any
+        if not ranked:
+            return Decision("fallback")
+        return Decision("answered", score=1.0, candidates=ranked[:5])
+    backed = [g for g in guesses
+              if g.item_no in best_entry and best_entry[g.item_no].score >= limits.support]
+    top = guesses[0] if guesses else None
+    if top is None or not backed:
+        return Decision("fallback", score=top.probability if top else 0.0,
+                        other_service=top.name if top and top.item_no is None else None)
+    if top.item_no is None:  # most likely a service the base does not cover
+        if top.probability >= limits.margin:
+            return Decision("fallback", score=top.probability, other_service=top.name)
+    elif top is backed[0]:
+        runner_up = guesses[1].probability if len(guesses) > 1 else 0.0
+        chosen = best_entry[top.item_no]
+        rivals = [c.score for item, c in best_entry.items() if item != top.item_no]
+        retrieval_lead = chosen.score - max(rivals, default=0.0)
+        if top.probability - runner_up >= limits.margin and (
+            retrieval_lead >= limits.retrieval_lead or top.probability >= limits.sure
+        ):
+            others = [c for c in ranked if c is not chosen][:4]
+            return Decision("answered", score=top.probability, candidates=[chosen, *others])
+    choices = backed[: limits.max_choices]
+    return Decision("clarify", score=top.probability,
+                    candidates=[best_entry[g.item_no] for g in choices])
 
 
-def _best_per_service(ranked: list[Candidate]) -> list[Candidate]:
+def guesses_from_ranking(ranked: list[Candidate], temperature: float = 10.0) -> list[ServiceGuess]:
+    """Service guesses from retrieval alone: a softmax over each service's best fused score
+    (to compare retrieval without the classifier under the same decision rule)."""
+    best = best_per_service(ranked)
+    if not best:
+        return []
+    scores = np.array([c.score for c in best.values()]) * temperature
+    weights = np.exp(scores - scores.max())
+    weights /= weights.sum()
+    return [ServiceGuess(item_no, c.title, float(w))
+            for (item_no, c), w in zip(best.items(), weights, strict=True)]
+
+
+def best_per_service(ranked: list[Candidate]) -> dict[int, Candidate]:
+    """Each service's best entry, in the order of `ranked`."""
     best: dict[int, Candidate] = {}
     for candidate in ranked:
-        if candidate.item_no not in best:
-            best[candidate.item_no] = candidate
-    return list(best.values())
+        best.setdefault(candidate.item_no, candidate)
+    return best

@@ -33,6 +33,18 @@ class Item:
     responsible_units: str = ""
 
 
+@dataclass(frozen=True)
+class OtherService:
+    """A government service the base does not cover, with questions people ask about it.
+
+    Knowing these lets the bot say "not covered" instead of answering the nearest service.
+    """
+
+    name: str
+    department: str
+    questions: tuple[str, ...] = ()
+
+
 @dataclass
 class Entry:
     """One answer wording (答复口径) with the questions it answers."""
@@ -149,6 +161,10 @@ class KnowledgeBase:
                 foreign_keys=[("item_no", "items", "item_no")],
             )
             self.db["entries"].create_index(["item_no"])
+        if "other_services" not in self.db.table_names():
+            self.db["other_services"].create(
+                {"name": str, "department": str, "questions": str}, pk="name"
+            )
         if "meta" not in self.db.table_names():
             self.db["meta"].insert({"key": "revision", "value": "0"}, pk="key")
 
@@ -176,6 +192,21 @@ class KnowledgeBase:
 
     def item(self, item_no: int) -> Item | None:
         return self.items().get(item_no)
+
+    def upsert_other_services(self, services: Iterable[OtherService]) -> int:
+        rows = [{"name": s.name, "department": s.department,
+                 "questions": json.dumps(list(s.questions), ensure_ascii=False)}
+                for s in services]
+        self.db["other_services"].upsert_all(rows, pk="name")
+        self._bump_revision()
+        return len(rows)
+
+    def other_service(self, name: str) -> OtherService | None:
+        return next((s for s in self.other_services() if s.name == name), None)
+
+    def other_services(self) -> list[OtherService]:
+        return [OtherService(row["name"], row["department"], tuple(json.loads(row["questions"])))
+                for row in self.db["other_services"].rows_where(order_by="name")]
 
     # -- entries --------------------------------------------------------------------------
 
@@ -244,5 +275,6 @@ class KnowledgeBase:
             "by_status": by_status,
             "similar_questions": similar,
             "items_without_entries": sorted(set(self.items()) - set(per_item)),
+            "other_services": self.db["other_services"].count,
             "revision": self.revision,
         }

@@ -19,10 +19,10 @@ def open_kb() -> KnowledgeBase:
 def thresholds() -> Thresholds:
     return Thresholds(
         dense_weight=float(settings.get("dense_weight")),
-        answer=float(settings.get("answer_threshold")),
-        margin=float(settings.get("answer_margin")),
-        clarify=float(settings.get("clarify_threshold")),
-        wide_margin=float(settings.get("wide_margin")),
+        support=float(settings.get("support")),
+        margin=float(settings.get("margin")),
+        retrieval_lead=float(settings.get("retrieval_lead")),
+        sure=float(settings.get("sure")),
     )
 
 

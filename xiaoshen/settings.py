@@ -31,11 +31,11 @@ SETTINGS = (
     Setting("host", "127.0.0.1", "interface the services listen on"),
     Setting("rasa_port", "5005", "port of the Rasa server"),
     Setting("actions_port", "5055", "port of the action server"),
-    Setting("dense_weight", "0.5", "share of the dense score in the fused retrieval score"),
-    Setting("answer_threshold", "0.70", "fused score from which a small lead is enough to answer"),
-    Setting("answer_margin", "0.04", "lead over the next service needed above answer_threshold"),
-    Setting("clarify_threshold", "0.45", "fused score below which the bot falls back"),
-    Setting("wide_margin", "0.10", "lead over the next service enough to answer below that"),
+    Setting("dense_weight", "0.6", "share of the dense score in the fused retrieval score"),
+    Setting("support", "0.25", "fused score an entry needs before its service is offered"),
+    Setting("margin", "0.4", "probability lead of the best service needed to answer"),
+    Setting("retrieval_lead", "0.08", "fused-score lead of that service needed to answer ..."),
+    Setting("sure", "0.9", "... unless the service classifier is at least this sure"),
 )
 
 

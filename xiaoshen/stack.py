@@ -35,7 +35,7 @@ def services() -> list[Service]:
         ),
         Service(
             "rasa", settings.url("rasa"), "/status",
-            [settings.get("rasa_python"), "-m", "rasa", "run", "--enable-api",
+            [settings.get("rasa_python"), "-m", "bot.rasa_server", "run", "--enable-api",
              "--model", str(settings.path("rasa_model")),
              "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
              "--interface", host, "--port", settings.get("rasa_port")],

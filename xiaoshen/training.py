@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from kb.io import import_seed
+from kb.io import import_other_services, import_seed
 from kb.store import KnowledgeBase
 from nlu.normalize import normalize
 from nlu.segment import write_user_dictionary
@@ -38,6 +38,10 @@ def step(message: str) -> None:
 
 def ensure_seeded(kb: KnowledgeBase) -> None:
     if kb.db["entries"].count:
+        if not kb.db["other_services"].count:  # a base from before the catalogue existed
+            step("importing the catalogue of services the base does not cover")
+            report = import_other_services(kb, SEED / "other_services.jsonl")
+            print(f"    {report.imported} services, {len(report.errors)} errors")
         return
     step(f"importing the seed knowledge base from {SEED.relative_to(ROOT)}")
     report = import_seed(kb, SEED)

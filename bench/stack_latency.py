@@ -43,14 +43,15 @@ def summary(name: str, latencies: list[float]) -> str:
 
 
 async def send(client: httpx.AsyncClient, url: str, sender: str, text: str) -> float:
-    """Seconds until the reply; a failed or timed-out request counts as infinitely slow."""
+    """Seconds until the reply; a failed or timed-out request counts as infinitely slow, and so
+    does an empty reply (what Rasa sends when an action fails)."""
     start = time.perf_counter()
     try:
         response = await client.post(url, json={"sender": sender, "message": text})
         response.raise_for_status()
     except httpx.HTTPError:
         return float("inf")
-    return time.perf_counter() - start
+    return time.perf_counter() - start if response.json() else float("inf")
 
 
 async def one_user(url: str, texts: list[str], count: int) -> list[float]:

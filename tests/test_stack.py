@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from kb.gaps import PLATFORM_DEPARTMENT
 from xiaoshen.client import ChatClient, ask
 
 pytestmark = pytest.mark.stack
@@ -47,12 +48,22 @@ def test_clarify_then_pick_a_service(stack) -> None:
 
 def test_fallback_offers_a_human_and_records_a_gap(stack, seed_retriever) -> None:
     client = ChatClient(stack)
-    reply = client.send("护照过期了在哪里换新的")
+    reply = client.send("我想问问那个东西怎么弄")
     assert reply.outcome == "fallback"
     assert reply.buttons == [{"title": "转人工", "payload": "/request_human"}]
-    tasks = [t for t in seed_retriever.kb.db["gaps"].rows if "护照" in t["question"]]
+    tasks = [t for t in seed_retriever.kb.db["gaps"].rows if "那个东西" in t["question"]]
     assert tasks and tasks[-1]["due_on"] > tasks[-1]["created_at"][:10]
+    assert tasks[-1]["department"] == PLATFORM_DEPARTMENT
     assert client.send("好的").outcome == "handoff"
+
+
+def test_uncovered_service_is_named_and_its_department_gets_the_gap(stack, seed_retriever) -> None:
+    reply = ChatClient(stack).send("护照过期了在哪里换新的")
+    assert reply.outcome == "fallback"
+    assert "护照" in reply.text and "市公安局" in reply.text
+    tasks = [t for t in seed_retriever.kb.db["gaps"].rows if "护照过期" in t["question"]]
+    assert tasks[-1]["department"] == "市公安局"
+    assert tasks[-1]["reason"] == "not_covered"
 
 
 def test_handoff_names_the_department_of_the_last_service(stack) -> None:

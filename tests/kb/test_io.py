@@ -5,7 +5,7 @@ import pytest
 from openpyxl import Workbook
 
 from kb.errors import ImportFormatError
-from kb.io import export_entries, import_entries, import_seed
+from kb.io import export_entries, import_entries, import_other_services, import_seed
 from kb.store import KnowledgeBase
 
 GOOD = {"entry_id": "03-fees", "item_no": 3, "question": "居住证签注收费吗？",
@@ -115,3 +115,27 @@ def test_seed_covers_every_service() -> None:
         assert len(entries) >= 6, item_no
         assert all(len(e.similar_questions) >= 5 for e in entries), item_no
         assert all("示例内容" in e.source for e in entries), item_no
+
+
+def test_other_services_bad_rows_are_reported_and_good_rows_kept(memory_kb, tmp_path) -> None:
+    path = write_jsonl(tmp_path / "others.jsonl", [
+        json.dumps({"name": "普通护照申领", "department": "市公安局",
+                    "questions": ["护照怎么办", "护照过期了咋换"]}, ensure_ascii=False).encode(),
+        b'{"name": "", "questions": ["x"]}',
+        b"\xff\xfe not utf-8",
+        json.dumps({"name": "结婚登记", "questions": "not a list"}).encode(),
+    ])
+    report = import_other_services(memory_kb, path)
+    assert report.imported == 1
+    assert [line for line, _ in report.errors] == [2, 3, 4]
+    assert memory_kb.other_service("普通护照申领").questions == ("护照怎么办", "护照过期了咋换")
+
+
+def test_seed_catalogue_names_no_covered_service() -> None:
+    kb = KnowledgeBase()
+    assert import_seed(kb, Path(__file__).parents[2] / "kb" / "seed").errors == []
+    others = kb.other_services()
+    assert len(others) >= 150
+    covered = {item.name for item in kb.items().values()}
+    assert not covered & {other.name for other in others}
+    assert all(len(other.questions) >= 4 for other in others)

@@ -3,6 +3,8 @@
 import pytest
 
 from kb.index import HybridIndex
+from kb.retrieval import Retriever
+from kb.store import Entry, Item, KnowledgeBase
 
 
 @pytest.mark.parametrize(
@@ -47,3 +49,28 @@ def test_index_persists_and_reloads(seed_retriever, tmp_path) -> None:
     assert [h.entry_id for h in loaded.search(query, vector)] == [
         h.entry_id for h in index.search(query, vector)
     ]
+
+
+def test_uncovered_service_is_recognised_by_name(seed_retriever) -> None:
+    decision = seed_retriever.decide("护照过期了在哪里换新的")
+    assert decision.outcome == "fallback"
+    assert decision.other_service and "护照" in decision.other_service
+
+
+@pytest.mark.parametrize(
+    ("query", "item_no"),
+    [("认定初中语文教资要体检吗", 1), ("高中教师资格初审多久出结果", 2)],
+)
+def test_sibling_services_are_told_apart(seed_retriever, query, item_no) -> None:
+    decision = seed_retriever.decide(query)
+    assert (decision.outcome, decision.item_no) == ("answered", item_no)
+
+
+def test_a_base_with_one_service_still_decides(seed_retriever, tmp_path) -> None:
+    kb = KnowledgeBase()
+    kb.upsert_items([Item(3, "居住证签注", "市公安局")])
+    kb.upsert_entries([Entry("03-fees", 3, "居住证签注收费吗", "不收费。", ["签注要钱吗"])])
+    retriever = Retriever(kb, seed_retriever.embedder, seed_retriever.embedder_name,
+                          tmp_path / "index")
+    assert retriever.decide("居住证签注收费吗").item_no == 3
+    assert retriever.decide("").outcome == "fallback"

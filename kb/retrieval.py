@@ -196,13 +196,11 @@ def decide(
     backed = [g for g in guesses
               if g.item_no in best_entry and best_entry[g.item_no].score >= limits.support]
     top = guesses[0] if guesses else None
-    if top is None or not backed:
-        return Decision("fallback", score=top.probability if top else 0.0,
-                        other_service=top.name if top and top.item_no is None else None)
-    if top.item_no is None:  # most likely a service the base does not cover
-        if top.probability >= limits.margin:
-            return Decision("fallback", score=top.probability, other_service=top.name)
-    elif top is backed[0]:
+    # Named only when clearly about it: gibberish is nobody's service.
+    other = top.name if top and top.item_no is None and top.probability >= limits.margin else None
+    if top is None or not backed or other:
+        return Decision("fallback", score=top.probability if top else 0.0, other_service=other)
+    if top is backed[0]:
         runner_up = guesses[1].probability if len(guesses) > 1 else 0.0
         chosen = best_entry[top.item_no]
         rivals = [c.score for item, c in best_entry.items() if item != top.item_no]

@@ -57,6 +57,11 @@ def test_uncovered_service_is_recognised_by_name(seed_retriever) -> None:
     assert decision.other_service and "护照" in decision.other_service
 
 
+def test_gibberish_is_about_no_service(seed_retriever) -> None:
+    decision = seed_retriever.decide("asdf qwer zxcv")
+    assert (decision.outcome, decision.other_service) == ("fallback", None)
+
+
 @pytest.mark.parametrize(
     ("query", "item_no"),
     [("认定初中语文教资要体检吗", 1), ("高中教师资格初审多久出结果", 2)],

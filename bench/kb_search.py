@@ -1,4 +1,5 @@
-"""Knowledge-base search latency at 1k, 10k and 100k entries, the query's embedding included.
+"""Knowledge-base search latency at 1k, 10k and 100k entries: the query's embedding, both
+retrievers and the service classifier, i.e. all the evidence a decision needs.
 
 Synthetic entries recombine the seed questions; their vectors are the seed questions' real
 embeddings plus small noise, so the index has a realistic shape without encoding 300k texts.
@@ -60,7 +61,10 @@ def main() -> None:
     kb = KnowledgeBase()
     import_seed(kb, ROOT / "kb" / "seed")
     seed_entries = kb.live_entries()
-    texts = sorted({q for e in seed_entries for q in e.questions})
+    others = kb.other_services()
+    texts = sorted({q for e in seed_entries for q in e.questions}
+                   | {item.name for item in kb.items().values()}
+                   | {text for other in others for text in (other.name, *other.questions)})
     known = dict(zip(texts, retriever.embedder.encode(texts), strict=True))
     lines = (ROOT / "eval" / "devset.jsonl").read_text("utf-8").splitlines()
     queries = [json.loads(line)["text"] for line in lines if line.strip()][: args.queries]
@@ -69,12 +73,14 @@ def main() -> None:
         entries = synthetic_entries(seed_entries, size)
         start = time.perf_counter()
         embedder = NoisyCopies(known, retriever.embedder.dimension)
-        index = HybridIndex.build(entries, kb.items(), embedder)
+        index = HybridIndex.build(entries, kb.items(), embedder, others=others)
         built = time.perf_counter() - start
         timings = []
         for query in queries:
             tick = time.perf_counter()
-            index.search(query, retriever.embedder.encode([query])[0])
+            vector = retriever.embedder.encode([query])[0]
+            index.search(query, vector)
+            index.services.guess(query, vector)
             timings.append((time.perf_counter() - tick) * 1000)
         timings.sort()
         print(f"{size:>7} entries ({len(index.row_entries):>7} questions): "

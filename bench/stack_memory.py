@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SERVICES = {"rasa": "rasa run", "actions": "rasa_sdk", "supervisor": "xiaoshen serve"}
+SERVICES = {"rasa": "bot.rasa_server run", "actions": "rasa_sdk", "supervisor": "xiaoshen serve"}
 
 
 def command_line(pid: int) -> str:

@@ -14,12 +14,14 @@ from dataclasses import dataclass, replace
 from functools import cache
 from itertools import product
 from pathlib import Path
+from typing import TypeVar
 
 from kb.retrieval import Evidence, Retriever, Thresholds, guesses_from_ranking
 from xiaoshen.client import ask
 
 Prediction = tuple[str, int | None]
 System = Callable[[str], Prediction]
+T = TypeVar("T")
 
 # What counts as a success for each category.
 SUCCESS: dict[str, Callable[[Prediction, int | None], bool]] = {
@@ -119,27 +121,40 @@ GRID = {
 }
 
 
+def halves(cases: list[Case]) -> tuple[list[Case], list[Case]]:
+    """The retrieval lines split into a tuning half (every other line) and a held-out half."""
+    retrieval_cases = [c for c in cases if c.category in RETRIEVAL_CATEGORIES]
+    return retrieval_cases[::2], retrieval_cases[1::2]
+
+
+def objective(result: Score) -> float:
+    """Right answers minus four times wrong confident answers; minus infinity unless at least
+    90% of questions about services the base lacks stay unanswered."""
+    if (result.rate("not_covered") or 1.0) < 0.9:
+        return float("-inf")
+    return result.per_category.get("in_scope", (0, 0))[0] - 4 * len(result.wrong_confident)
+
+
+def pick(candidates: Iterable[tuple[T, System]], tuning: list[Case], default: T) -> T:
+    """The candidate whose system scores best on `tuning`; `default` when none qualifies."""
+    best, best_value = default, float("-inf")
+    for candidate, system in candidates:
+        value = objective(score("tuning", system, tuning))
+        if value > best_value:
+            best, best_value = candidate, value
+    return best
+
+
 def tune(retriever: Retriever, cases: list[Case], classifier: bool = True,
          dense_weights: tuple[float, ...] = GRID["dense_weight"]) -> tuple[Thresholds, Score]:
-    """Grid-search the thresholds on every other dev-set line; score them on the rest.
-
-    Objective: right answers minus four times wrong confident answers, keeping at least 90% of
-    questions about services the base lacks unanswered.
-    """
-    retrieval_cases = [c for c in cases if c.category in RETRIEVAL_CATEGORIES]
-    tuning, held_out = retrieval_cases[::2], retrieval_cases[1::2]
+    """Grid-search the thresholds on every other dev-set line; score them on the rest."""
+    tuning, held_out = halves(cases)
     evidence_of = cache(retriever.evidence)  # retrieval once per text; only the decision varies
-    best, best_value = retriever.thresholds, float("-inf")
     grid = {**GRID, "dense_weight": dense_weights}
-    for values in product(*grid.values()):
-        thresholds = replace(retriever.thresholds, **dict(zip(grid, values, strict=True)))
-        result = score("tuning", retrieval_system(retriever, thresholds, evidence_of, classifier),
-                       tuning)
-        if (result.rate("not_covered") or 1.0) < 0.9:
-            continue
-        value = result.per_category.get("in_scope", (0, 0))[0] - 4 * len(result.wrong_confident)
-        if value > best_value:
-            best, best_value = thresholds, value
+    grid_thresholds = (replace(retriever.thresholds, **dict(zip(grid, values, strict=True)))
+                       for values in product(*grid.values()))
+    best = pick(((t, retrieval_system(retriever, t, evidence_of, classifier))
+                 for t in grid_thresholds), tuning, retriever.thresholds)
     held = score("held-out", retrieval_system(retriever, best, evidence_of, classifier), held_out)
     return best, held
 
@@ -188,6 +203,11 @@ def run_evaluation(devset: Path, baselines: bool) -> None:
         for name, classifier, weights in variants:
             _, held = tune(retriever, cases, classifier, weights)
             scores.append(replace(held, name=f"{name}, tuned, held-out half"))
+        from xiaoshen.response_selector import evaluate_response_selector
+
+        selector = evaluate_response_selector(retriever.kb.live_entries(), cases)
+        if selector:
+            scores.append(selector)
     print(format_table(scores))
     print("\nwrong confident answers of the stack:")
     for case, (_, item_no) in scores[0].wrong_confident:

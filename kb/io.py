@@ -30,6 +30,7 @@ EXPORT_FIELDS = (
 class ImportReport:
     imported: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    removed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -155,8 +156,12 @@ def import_items(kb: KnowledgeBase, path: Path) -> int:
     return kb.upsert_items(items)
 
 
-def import_other_services(kb: KnowledgeBase, path: Path) -> ImportReport:
-    """Import the catalogue of services the base does not cover (name, department, questions)."""
+def import_other_services(kb: KnowledgeBase, path: Path, replace: bool = False) -> ImportReport:
+    """Import the catalogue of services the base does not cover (name, department, questions).
+
+    `replace` also deletes the services the file does not name, but only when every line was
+    good: a bad line must not cost the service it meant to describe.
+    """
     report = ImportReport()
     good: list[OtherService] = []
     for number, row in read_rows(path, "jsonl"):
@@ -170,6 +175,8 @@ def import_other_services(kb: KnowledgeBase, path: Path) -> ImportReport:
                                      tuple(str(q).strip() for q in questions if str(q).strip())))
     if good:
         report.imported = kb.upsert_other_services(good)
+    if replace and not report.errors:
+        report.removed = kb.remove_other_services(service.name for service in good)
     return report
 
 

@@ -201,6 +201,15 @@ class KnowledgeBase:
         self._bump_revision()
         return len(rows)
 
+    def remove_other_services(self, keep: Iterable[str]) -> int:
+        """Delete the services not named in `keep` (one moved into the base, say)."""
+        names = sorted(set(keep))
+        marks = ", ".join("?" * len(names)) or "NULL"
+        removed = self.db.execute(
+            f"DELETE FROM other_services WHERE name NOT IN ({marks})", names).rowcount
+        self._bump_revision()
+        return removed
+
     def other_service(self, name: str) -> OtherService | None:
         return next((s for s in self.other_services() if s.name == name), None)
 

@@ -125,3 +125,25 @@ def test_chat_when_stack_is_down(nothing_running) -> None:
     result = xiaoshen("chat", env=nothing_running, stdin="你好\n")
     assert result.returncode == 1
     assert "Error: cannot reach Rasa" in result.stderr
+
+
+def test_kb_catalogue_replace(tmp_path, nothing_running) -> None:
+    env = {**nothing_running, "XIAOSHEN_DB": str(tmp_path / "kb.db")}
+    first = tmp_path / "first.jsonl"
+    first.write_text('{"name": "普通护照申领", "department": "市公安局", "questions": ["护照"]}\n'
+                     '{"name": "结婚登记", "department": "市民政局", "questions": ["结婚"]}\n',
+                     encoding="utf-8")
+    assert xiaoshen("kb", "catalogue", str(first), env=env).returncode == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"name": "普通护照申领", "department": "市公安局", "questions": ["护照"]}\n'
+                   'not json\n', encoding="utf-8")
+    result = xiaoshen("kb", "catalogue", str(bad), "--replace", env=env)
+    assert result.returncode == 1 and "line 2" in result.stderr
+    assert "removed 0" in result.stdout  # a bad line blocks the deletion
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"name": "普通护照申领", "department": "市公安局", "questions": ["护照"]}\n',
+                    encoding="utf-8")
+    result = xiaoshen("kb", "catalogue", str(good), "--replace", env=env)
+    assert result.returncode == 0 and "removed 1" in result.stdout
+    stats = xiaoshen("kb", "stats", env=env)
+    assert "other_services: 1" in stats.stdout

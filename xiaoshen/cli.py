@@ -149,10 +149,32 @@ def kb_import(path: Path, fmt: str | None, updated_by: str) -> None:
         report = import_entries(open_kb(), path, fmt, updated_by)
     except KnowledgeBaseError as error:
         raise _fail(error) from None
-    click.echo(f"imported {report.imported} entries")
-    for line, message in report.errors:
+    _print_report(f"imported {report.imported} entries", report.errors)
+
+
+@kb_group.command(name="catalogue")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--replace", is_flag=True,
+              help="also delete the services the file does not name (only if no line is bad)")
+def kb_catalogue(path: Path, replace: bool) -> None:
+    """Import the JSONL catalogue of services the base does NOT cover (see the README)."""
+    from kb.io import import_other_services
+    from xiaoshen.app import open_kb
+
+    try:
+        report = import_other_services(open_kb(), path, replace)
+    except KnowledgeBaseError as error:
+        raise _fail(error) from None
+    _print_report(f"imported {report.imported} services, removed {report.removed}",
+                  report.errors)
+
+
+def _print_report(summary: str, errors: list[tuple[int, str]]) -> None:
+    """The summary, then each bad line on stderr; exit code 1 when any line was bad."""
+    click.echo(summary)
+    for line, message in errors:
         click.echo(f"line {line}: {message}", err=True)
-    if report.errors:
+    if errors:
         sys.exit(1)
 
 

@@ -59,6 +59,9 @@ class ServiceClassifier:
             # would copy the whole weight matrix on every call (6 ms of a 10 ms query).
             self._weights = np.ascontiguousarray(model.coef_.T, dtype=np.float32)
             self._intercept = model.intercept_.astype(np.float32)
+            # Per class, what a guess reports: the covered item (None if not covered), name.
+            self._classes = [(int(label) if label >= 0 else None, names.get(int(label), ""))
+                             for label in model.classes_]
 
     @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[int], vectors: np.ndarray,
@@ -88,15 +91,7 @@ class ServiceClassifier:
         probabilities = np.exp(scores - scores.max())
         probabilities /= probabilities.sum()
         order = np.argsort(-probabilities)
-        return [
-            ServiceGuess(
-                item_no=int(label) if label >= 0 else None,
-                name=self.names.get(int(label), ""),
-                probability=float(probabilities[i]),
-            )
-            for i in order
-            for label in [self.model.classes_[i]]
-        ]
+        return [ServiceGuess(*self._classes[i], float(probabilities[i])) for i in order.tolist()]
 
     def save(self, path: Path) -> None:
         joblib.dump((self.model, self.features, self.names), path)

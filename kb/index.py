@@ -20,6 +20,7 @@ import bm25s
 import faiss
 import numpy as np
 import sqlite_utils
+from scipy.sparse import csr_matrix
 from tqdm import tqdm
 
 from kb.classifier import ServiceClassifier
@@ -42,7 +43,7 @@ class Hit:
     entry_id: str
     item_no: int
     dense: float  # best cosine between the query and the entry's questions
-    lexical: float  # how well the wording matches, both ways (0..1), see `_lexical`
+    lexical: float  # how well the wording matches, both ways (0..1), see `search`
 
 
 class EmbeddingCache:
@@ -105,9 +106,9 @@ class HybridIndex:
         self.revision = revision
         # IDF per known token, precomputed: the lexical score looks it up thousands of times.
         self._unseen_idf = math.log(1 + len(entry_ids) / 0.5)
-        self._row_weights: dict[int, Weighted] = {}
         self._idfs = {token: math.log(1 + len(entry_ids) / (count + 0.5))
                       for token, count in document_frequency.items()}
+        self._build_row_weights()
 
     @property
     def size(self) -> int:
@@ -173,15 +174,19 @@ class HybridIndex:
         candidates = set(dense_scores) | set(self._lexical_candidates(with_sounds(tokens), k * 2))
         floor = min(dense_scores.values(), default=0.0)
         weighted = self._weighted(tokens)
-        query_found = set(with_sounds(sorted(set(tokens))))
+        positions = sorted(candidates)
+        recalls = self._recalls(set(with_sounds(sorted(set(tokens)))), positions)
         hits = [
             Hit(
                 entry_id=self.entry_ids[position],
                 item_no=self.entry_items[position],
                 dense=dense_scores.get(position, floor),
-                lexical=self._lexical(weighted, query_found, position),
+                # Mean of how much of the query the entry covers and how much of its best
+                # question the query covers: the first rejects a question naming a service
+                # the base lacks, the second keeps a long, rambling message naming the service.
+                lexical=(_covered(weighted, self.entry_tokens[position]) + recall) / 2,
             )
-            for position in candidates
+            for position, recall in zip(positions, recalls, strict=True)
         ]
         hits.sort(key=lambda hit: hit.dense + hit.lexical, reverse=True)
         return hits[: k * 2]
@@ -216,21 +221,53 @@ class HybridIndex:
         terms = [(token, sound(token), self._idf(token)) for token in set(tokens)]
         return terms, sum(idf for *_, idf in terms)
 
-    def _row_terms(self, row: int) -> Weighted:
-        if row not in self._row_weights:  # filled lazily: loading stays fast at 100k entries
-            self._row_weights[row] = self._weighted(self.row_tokens[row])
-        return self._row_weights[row]
-
-    def _lexical(self, query: Weighted, query_found: set[str], position: int) -> float:
-        """Mean of how much of the query the entry covers and how much of its best question
-        the query covers: the first rejects a question naming a service the base lacks, the
-        second keeps a long, rambling message that names the service."""
-        coverage = _covered(query, self.entry_tokens[position])
-        recall = max(
-            (_covered(self._row_terms(row), query_found) for row in self.entry_rows[position]),
-            default=0.0,
+    def _build_row_weights(self) -> None:
+        """Each question as a row of IDF shares over the vocabulary (a row sums to 1), so the
+        share of a question the query covers is one sparse product for all candidates."""
+        self._vocabulary: dict[str, int] = {}
+        self._by_sound: dict[str, list[int]] = {}
+        columns: list[int] = []
+        values: list[float] = []
+        starts = [0]
+        for tokens in self.row_tokens:
+            weights = [self._idf(token) for token in tokens]
+            total = sum(weights) or 1.0
+            for token, weight in zip(tokens, weights, strict=True):
+                if token not in self._vocabulary:
+                    self._vocabulary[token] = len(self._vocabulary)
+                    heard = sound(token)
+                    if heard:
+                        self._by_sound.setdefault(heard, []).append(self._vocabulary[token])
+                columns.append(self._vocabulary[token])
+                values.append(weight / total)
+            starts.append(len(columns))
+        self._row_weights = csr_matrix(
+            (np.array(values, dtype=np.float32), np.array(columns, dtype=np.int64),
+             np.array(starts, dtype=np.int64)),
+            shape=(len(self.row_tokens), max(len(self._vocabulary), 1)),
         )
-        return (coverage + recall) / 2
+
+    def _recalls(self, query_found: set[str], positions: list[int]) -> list[float]:
+        """For each entry, the largest share of one of its questions found in the query; a
+        homophone (same pinyin) counts 80%."""
+        found = np.zeros(self._row_weights.shape[1], dtype=np.float32)
+        for text in query_found:
+            for column in self._by_sound.get(text, ()):
+                found[column] = 0.8
+        for text in query_found:
+            if text in self._vocabulary:
+                found[self._vocabulary[text]] = 1.0
+        rows = [self.entry_rows[position] for position in positions]
+        flat = [row for entry_rows in rows for row in entry_rows]
+        if not flat:
+            return [0.0] * len(positions)
+        shares = self._row_weights[flat] @ found
+        recalls, start = [], 0
+        for entry_rows in rows:
+            end = start + len(entry_rows)
+            recalls.append(float(shares[start:end].max()) if end > start else 0.0)
+            start = end
+        return recalls
 
     # -- persistence ----------------------------------------------------------------------
 

@@ -93,7 +93,7 @@ async def open_loop(url: str, texts: list[str], rate: float, seconds: float) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--rates", type=float, nargs="*", default=[10, 25, 50, 70, 90, 110])
+    parser.add_argument("--rates", type=float, nargs="*", default=[10, 25, 40, 50, 60, 70])
     args = parser.parse_args()
     url = settings.url("rasa") + "/webhooks/rest/webhook"
     texts = queries()

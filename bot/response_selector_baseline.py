@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,15 @@ from typing import Any
 
 def log(message: str) -> None:
     print(f"    {message}", file=sys.stderr, flush=True)
+
+
+def quiet_rasa() -> None:
+    """Warnings and errors only: Rasa would otherwise log every parsed text at debug level."""
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
 
 
 def train(directory: Path) -> str:
@@ -63,6 +73,7 @@ def main() -> None:
     parser.add_argument("--retrieval-intent", default="faq")
     args = parser.parse_args()
     texts = [json.loads(line) for line in args.texts.read_text(encoding="utf-8").splitlines()]
+    quiet_rasa()
     started = time.monotonic()
     model = train(args.directory)
     log(f"trained in {time.monotonic() - started:.0f} s")

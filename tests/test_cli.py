@@ -90,8 +90,15 @@ def test_kb_import_unknown_format(tmp_path) -> None:
 def test_kb_search(stack_env) -> None:
     result = xiaoshen("kb", "search", "--json", "营业执照网上怎么申请", env=stack_env)
     found = json.loads(result.stdout)
-    assert found["outcome"] == "answered"
+    assert (found["outcome"], found["item_no"], found["other_service"]) == ("answered", 21, None)
     assert found["candidates"][0]["item_no"] == 21
+    assert 0.5 < found["probability"] <= 1.0
+
+
+def test_kb_search_names_an_uncovered_service(stack_env) -> None:
+    result = xiaoshen("kb", "search", "护照丢了怎么补办", env=stack_env)
+    assert result.returncode == 0
+    assert "decision: fallback" in result.stdout and "护照" in result.stdout
 
 
 def test_serve_without_model(tmp_path, nothing_running) -> None:

@@ -205,11 +205,14 @@ def kb_search(query: str, limit: int, as_json: bool) -> None:
     decision = retriever.decide(query)
     candidates = retriever.search(query, k=limit)
     if as_json:
-        click.echo(json.dumps({"outcome": decision.outcome,
+        click.echo(json.dumps({"outcome": decision.outcome, "item_no": decision.item_no,
+                               "probability": round(decision.score, 4),
+                               "other_service": decision.other_service,
                                "candidates": [c.as_dict() for c in candidates]},
                               ensure_ascii=False))
         return
-    click.echo(f"decision: {decision.outcome}")
+    about = f"  not covered: {decision.other_service}" if decision.other_service else ""
+    click.echo(f"decision: {decision.outcome}  (best service p={decision.score:.2f}){about}")
     for c in candidates:
         click.echo(f"{c.score:.3f}  [{c.item_no:>2}] {c.entry_id:<16} {c.title}")
 

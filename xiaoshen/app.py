@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cache
 
 from kb.embedder import load_embedder
@@ -37,10 +38,11 @@ def open_retriever(progress: bool = False) -> Retriever:
 def shared_retriever() -> Retriever:
     """One retriever per process (the action server), loaded on first use."""
     import faiss
-    import torch
 
     # A query is one short sentence: intra-op threads only spin against Rasa for the cores
     # (measured 465 ms per query with the default threads on 2 busy cores, 13 ms with one).
-    torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)
-    return open_retriever()
+    retriever = open_retriever()
+    if "torch" in sys.modules:  # only a sentence-transformers embedder brings torch in
+        sys.modules["torch"].set_num_threads(1)
+    return retriever

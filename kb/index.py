@@ -144,14 +144,13 @@ class HybridIndex:
         for number, other in enumerate(others, start=1):
             names[-number] = other.name
             extra += [(text, -number) for text in (other.name, *other.questions)]
-        all_vectors = _encode(embedder, cache, texts + [text for text, _ in extra], progress)
-        vectors = all_vectors[: len(texts)]
+        known_texts = texts + [text for text, _ in extra]
+        all_vectors = _encode(embedder, cache, known_texts, progress)
         dense = _new_dense_index(embedder.dimension, len(texts))
         if len(texts):
-            dense.add(vectors)
+            dense.add(all_vectors[: len(texts)])
         services = ServiceClassifier.fit(
-            texts + [text for text, _ in extra], labels + [label for _, label in extra],
-            all_vectors, names,
+            known_texts, labels + [label for _, label in extra], all_vectors, names
         )
         lexical = bm25s.BM25()
         if documents:
@@ -175,7 +174,7 @@ class HybridIndex:
         floor = min(dense_scores.values(), default=0.0)
         weighted = self._weighted(tokens)
         positions = sorted(candidates)
-        recalls = self._recalls(set(with_sounds(sorted(set(tokens)))), positions)
+        recalls = self._recalls(set(with_sounds(tokens)), positions)
         hits = [
             Hit(
                 entry_id=self.entry_ids[position],

@@ -120,6 +120,10 @@ def entry_from_row(row: dict[str, Any]) -> Entry:
     )
 
 
+def _other_service(row: dict[str, Any]) -> OtherService:
+    return OtherService(row["name"], row["department"], tuple(json.loads(row["questions"])))
+
+
 def _parse_similar(text: str) -> list[str]:
     """Similar questions come as a JSON list, or one per line in spreadsheets."""
     text = text.strip()
@@ -211,10 +215,11 @@ class KnowledgeBase:
         return removed
 
     def other_service(self, name: str) -> OtherService | None:
-        return next((s for s in self.other_services() if s.name == name), None)
+        rows = list(self.db["other_services"].rows_where("name = ?", [name]))
+        return _other_service(rows[0]) if rows else None
 
     def other_services(self) -> list[OtherService]:
-        return [OtherService(row["name"], row["department"], tuple(json.loads(row["questions"])))
+        return [_other_service(row)
                 for row in self.db["other_services"].rows_where(order_by="name")]
 
     # -- entries --------------------------------------------------------------------------

@@ -11,20 +11,23 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.payload import outcome_payload
-from kb.gaps import GapLog
-from kb.retrieval import Decision
+from actions.services import Services
+from handoff.protocol import Outcome, ReplyPayload
+from kb.decision import Decision
 from nlu.legal import is_legal_matter
 from nlu.normalize import normalize
 from nlu.privacy import mask_personal_data
-from xiaoshen.app import shared_retriever
 
 log = logging.getLogger(__name__)
 
 HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
+MAX_PENDING_CHARS = 500
 
 
 class ActionAnswerQuestion(Action):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
     def name(self) -> str:
         return "action_answer_question"
 
@@ -32,25 +35,24 @@ class ActionAnswerQuestion(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         message = tracker.latest_message
-        chosen = _chosen_item(tracker)
+        chosen = chosen_item(tracker)
         question = (tracker.get_slot("pending_question") if chosen is not None else None) or (
             message.get("text") or ""
         )
         if not normalize(question):
             dispatcher.utter_message(response="utter_empty_message",
-                                     json_message=outcome_payload("fallback"))
+                                     json_message=ReplyPayload.of(Outcome.FALLBACK).as_dict())
             return []
         if is_legal_matter(question):
             # The intent model can mistake "投诉办居住证的窗口" for a service question.
             dispatcher.utter_message(response="utter_out_of_scope_legal")
             return [SlotSet("pending_question", None)]
-        retriever = shared_retriever()
-        decision = retriever.decide(question, item_no=chosen)
+        decision = self.services.retriever.decision(question, item_no=chosen)
         log.info("%s → %s %.3f", mask_personal_data(question)[:80], decision.outcome,
                  decision.score)
-        if decision.outcome == "answered":
+        if decision.outcome == Outcome.ANSWERED:
             return self._answer(dispatcher, decision)
-        if decision.outcome == "clarify":
+        if decision.outcome == Outcome.CLARIFY:
             return self._clarify(dispatcher, decision, question)
         return self._fall_back(dispatcher, decision, question, tracker.sender_id)
 
@@ -58,59 +60,61 @@ class ActionAnswerQuestion(Action):
     def _answer(dispatcher: CollectingDispatcher, decision: Decision) -> list[EventType]:
         entry = decision.entry
         assert entry is not None
-        dispatcher.utter_message(
-            text=entry.answer,
-            json_message=outcome_payload("answered", entry.item_no, entry.entry_id,
-                                         decision.score, decision.candidates),
-        )
+        payload = ReplyPayload.of(Outcome.ANSWERED, entry.item_no, entry.entry_id,
+                                  decision.score, decision.candidates)
+        dispatcher.utter_message(text=entry.answer, json_message=payload.as_dict())
         return [SlotSet("last_item_no", str(entry.item_no)), SlotSet("pending_question", None),
                 SlotSet("offered_human", False), SlotSet("item_no", None)]
 
-    @staticmethod
     def _clarify(
-        dispatcher: CollectingDispatcher, decision: Decision, question: str
+        self, dispatcher: CollectingDispatcher, decision: Decision, question: str
     ) -> list[EventType]:
-        items = shared_retriever().kb.items()
+        items = self.services.kb.items()
         buttons = [
             {"title": items[c.item_no].name,
              "payload": "/choose_service" + json.dumps({"item_no": str(c.item_no)})}
             for c in decision.candidates
         ]
+        payload = ReplyPayload.of(Outcome.CLARIFY, score=decision.score,
+                                  candidates=decision.candidates)
         dispatcher.utter_message(
             response="utter_clarify",
             buttons=[*buttons, {**HUMAN_BUTTON, "title": "都不是，转人工"}],
-            json_message=outcome_payload("clarify", score=decision.score,
-                                         candidates=decision.candidates),
+            json_message=payload.as_dict(),
         )
-        return [SlotSet("pending_question", question[:500]), SlotSet("item_no", None)]
+        return [SlotSet("pending_question", question[:MAX_PENDING_CHARS]),
+                SlotSet("item_no", None)]
 
-    @staticmethod
     def _fall_back(
-        dispatcher: CollectingDispatcher, decision: Decision, question: str, sender_id: str
+        self, dispatcher: CollectingDispatcher, decision: Decision, question: str,
+        sender_id: str,
     ) -> list[EventType]:
-        kb = shared_retriever().kb
+        kb = self.services.kb
         other = kb.other_service(decision.other_service) if decision.other_service else None
         # A service the base lacks goes to its department; anything else to the platform team.
-        GapLog(kb).record_miss(question, "not_covered" if other else "fallback",
-                               conversation_id=sender_id,
-                               department=other.department if other else None)
+        self.services.gaps.record_miss(question, "not_covered" if other else "fallback",
+                                       conversation_id=sender_id,
+                                       department=other.department if other else None)
         template = {"response": "utter_not_covered", "service": other.name,
                     "department": other.department} if other else {"response": "utter_fallback"}
-        dispatcher.utter_message(
-            **template,
-            buttons=[HUMAN_BUTTON],
-            json_message=outcome_payload("fallback", score=decision.score,
-                                         candidates=decision.candidates),
-        )
+        payload = ReplyPayload.of(Outcome.FALLBACK, score=decision.score,
+                                  candidates=decision.candidates)
+        dispatcher.utter_message(**template, buttons=[HUMAN_BUTTON],
+                                 json_message=payload.as_dict())
         return [SlotSet("offered_human", True), SlotSet("pending_question", None),
                 SlotSet("item_no", None)]
 
 
-def _chosen_item(tracker: Tracker) -> int | None:
+def chosen_item(tracker: Tracker) -> int | None:
     """The service picked from the clarifying buttons, if this turn is that pick."""
     if tracker.latest_message.get("intent", {}).get("name") != "choose_service":
         return None
     value = next(tracker.get_latest_entity_values("item_no"), None) or tracker.get_slot("item_no")
+    return whole_number(value)
+
+
+def whole_number(value: Any) -> int | None:
+    """A slot or entity value as a whole number, or None when it is not one."""
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -9,9 +9,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionRequestHuman
+from actions.services import Services
 
 
 class ActionAffirm(Action):
+    def __init__(self, services: Services) -> None:
+        self.hand_over = ActionRequestHuman(services)
+
     def name(self) -> str:
         return "action_affirm"
 
@@ -19,7 +23,7 @@ class ActionAffirm(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         if tracker.get_slot("offered_human"):
-            return ActionRequestHuman().run(dispatcher, tracker, domain)
+            return self.hand_over.run(dispatcher, tracker, domain)
         dispatcher.utter_message(response="utter_acknowledge")
         return []
 

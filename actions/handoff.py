@@ -8,30 +8,27 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.payload import outcome_payload
+from actions.answer import whole_number
+from actions.services import Services
+from handoff.protocol import Outcome, ReplyPayload
 from kb.gaps import PLATFORM_DEPARTMENT
-from xiaoshen.app import shared_retriever
 
 
 class ActionRequestHuman(Action):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
     def name(self) -> str:
         return "action_request_human"
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        item_no = _int_or_none(tracker.get_slot("last_item_no"))
-        item = shared_retriever().kb.item(item_no) if item_no is not None else None
+        item_no = whole_number(tracker.get_slot("last_item_no"))
+        item = self.services.kb.item(item_no) if item_no is not None else None
         dispatcher.utter_message(
             response="utter_handoff",
             department=item.department if item else PLATFORM_DEPARTMENT,
-            json_message=outcome_payload("handoff", item_no=item_no),
+            json_message=ReplyPayload.of(Outcome.HANDOFF, item_no=item_no).as_dict(),
         )
         return [SlotSet("offered_human", False)]
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from xiaoshen.app import shared_retriever
+from actions.answer import whole_number
+from actions.services import Services
 
 _DIGIT = re.compile(r"[1-5](?=\s*[分星颗]|$)")
 # Words checked most negative first: 不满意 contains 满意.
@@ -28,6 +28,9 @@ def rating_from_text(text: str) -> int | None:
 
 
 class ActionRecordRating(Action):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
     def name(self) -> str:
         return "action_record_rating"
 
@@ -36,10 +39,7 @@ class ActionRecordRating(Action):
     ) -> list[EventType]:
         level = rating_from_text(tracker.latest_message.get("text") or "")
         if level is not None:
-            shared_retriever().kb.db["ratings"].insert(
-                {"conversation_id": tracker.sender_id, "level": level,
-                 "item_no": tracker.get_slot("last_item_no"),
-                 "created_at": datetime.now(UTC).isoformat(timespec="seconds")},
-            )
+            self.services.ratings.record(tracker.sender_id, level,
+                                         whole_number(tracker.get_slot("last_item_no")))
         dispatcher.utter_message(response="utter_rating_thanks")
         return []

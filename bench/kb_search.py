@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.index import HybridIndex
+from actions.server import limit_threads
 from kb.io import import_seed
+from kb.snapshot import build_from
 from kb.store import Entry, KnowledgeBase
 from xiaoshen import settings
-from xiaoshen.app import shared_retriever
+from xiaoshen.app import open_retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +58,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
-    retriever = shared_retriever()  # as in the action server: one thread for torch and FAISS
+    config = settings.load()
+    retriever = open_retriever(config)
+    limit_threads()  # as in the action server: one thread for torch and FAISS
     kb = KnowledgeBase()
     import_seed(kb, ROOT / "kb" / "seed")
     seed_entries = kb.live_entries()
@@ -68,22 +71,22 @@ def main() -> None:
     known = dict(zip(texts, retriever.embedder.encode(texts), strict=True))
     lines = (ROOT / "eval" / "devset.jsonl").read_text("utf-8").splitlines()
     queries = [json.loads(line)["text"] for line in lines if line.strip()][: args.queries]
-    print(f"embedder: {settings.get('embedder')}")
+    print(f"embedder: {config.embedder}")
     for size in args.sizes:
         entries = synthetic_entries(seed_entries, size)
         start = time.perf_counter()
         embedder = NoisyCopies(known, retriever.embedder.dimension)
-        index = HybridIndex.build(entries, kb.items(), embedder, others=others)
+        snapshot = build_from(entries, kb.items(), others, embedder)
         built = time.perf_counter() - start
         timings = []
         for query in queries:
             tick = time.perf_counter()
             vector = retriever.embedder.encode([query])[0]
-            index.search(query, vector)
-            index.services.guess(query, vector)
+            snapshot.index.search(query, vector)
+            snapshot.services.guess(query, vector)
             timings.append((time.perf_counter() - tick) * 1000)
         timings.sort()
-        print(f"{size:>7} entries ({len(index.row_entries):>7} questions): "
+        print(f"{size:>7} entries ({len(snapshot.index.row_entries):>7} questions): "
               f"p50={timings[len(timings) // 2]:6.2f} ms  "
               f"p95={timings[int(len(timings) * 0.95)]:6.2f} ms  (index built in {built:5.1f} s)")
 

@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rates", type=float, nargs="*", default=[10, 25, 40, 50, 60, 70])
     args = parser.parse_args()
-    url = settings.url("rasa") + "/webhooks/rest/webhook"
+    url = settings.load().url("rasa") + "/webhooks/rest/webhook"
     texts = queries()
     random.seed(0)
     asyncio.run(one_user(url, texts, 20))  # warm-up

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SERVICES = {"rasa": "bot.rasa_server run", "actions": "rasa_sdk", "supervisor": "xiaoshen serve"}
+SERVICES = {"rasa": "bot.rasa_server run", "actions": "actions.server",
+            "supervisor": "xiaoshen serve"}
 
 
 def command_line(pid: int) -> str:

@@ -6,14 +6,16 @@ The plan gives the responsible department 5 working days to add the answer wordi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
+from kb import clock
 from kb.store import KnowledgeBase
 from kb.workdays import add_working_days
 from nlu.privacy import mask_personal_data
 
 DUE_WORKING_DAYS = 5
 PLATFORM_DEPARTMENT = "区政府办公室（区“一网通办”专班）"  # owns misses no service claims
+MAX_QUESTION_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,6 @@ class GapLog:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self.table = kb.db["gaps"]
-        if not self.table.exists():
-            self.table.create(
-                {"id": int, "question": str, "item_no": int, "department": str,
-                 "reason": str, "conversation_id": str, "status": str,
-                 "created_at": str, "due_on": str},
-                pk="id",
-            )
 
     def record_miss(
         self,
@@ -50,15 +45,15 @@ class GapLog:
         """Open a task for `department`, else that of `item_no`, else the platform team."""
         item = self.kb.item(item_no) if item_no is not None else None
         department = department or (item.department if item else PLATFORM_DEPARTMENT)
-        due_on = add_working_days(today or date.today(), DUE_WORKING_DAYS).isoformat()
+        due_on = add_working_days(today or clock.today(), DUE_WORKING_DAYS).isoformat()
         row = {
-            "question": mask_personal_data(question)[:1000],
+            "question": mask_personal_data(question)[:MAX_QUESTION_CHARS],
             "item_no": item_no,
             "department": department,
             "reason": reason,
             "conversation_id": conversation_id,
             "status": "open",
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created_at": clock.timestamp(),
             "due_on": due_on,
         }
         task_id = self.table.insert(row).last_pk

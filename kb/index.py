@@ -1,19 +1,16 @@
 """The hybrid index over live entries: dense vectors in FAISS, jieba tokens in BM25.
 
 Each question (standard and similar) is one dense row; each entry is one lexical document.
-The index is persisted beside a manifest holding the knowledge-base revision it was built
-from, so a server can tell when to reload it.
+The service classifier is trained beside it, not by it (`kb/snapshot.py` builds both).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import bm25s
@@ -23,15 +20,13 @@ import sqlite_utils
 from scipy.sparse import csr_matrix
 from tqdm import tqdm
 
-from kb.classifier import ServiceClassifier
 from kb.embedder import Embedder
-from kb.store import Entry, Item, OtherService
+from kb.store import Entry, Item
 from nlu.segment import sound, tokenize, with_sounds
 
 # Tokens with their sound and IDF, and the IDF total.
 Weighted = tuple[list[tuple[str, str | None, float]], float]
 
-FORMAT = 2  # bumped whenever what is saved changes, so an older index gets rebuilt
 HNSW_FROM_ROWS = 50_000  # exact search below this size, graph search above it
 ENCODE_BATCH = 256
 
@@ -88,11 +83,8 @@ class HybridIndex:
         row_tokens: list[list[str]],
         lexical: bm25s.BM25,
         document_frequency: dict[str, int],
-        services: ServiceClassifier,
-        revision: int,
     ) -> None:
         self.dense = dense
-        self.services = services
         self.row_entries = row_entries
         self.entry_ids = entry_ids
         self.entry_items = entry_items
@@ -103,7 +95,6 @@ class HybridIndex:
             self.entry_rows[position].append(row)
         self.lexical = lexical
         self.document_frequency = document_frequency
-        self.revision = revision
         # IDF per known token, precomputed: the lexical score looks it up thousands of times.
         self._unseen_idf = math.log(1 + len(entry_ids) / 0.5)
         self._idfs = {token: math.log(1 + len(entry_ids) / (count + 0.5))
@@ -117,49 +108,27 @@ class HybridIndex:
     # -- building -------------------------------------------------------------------------
 
     @classmethod
-    def build(
-        cls,
-        entries: Sequence[Entry],
-        items: dict[int, Item],
-        embedder: Embedder,
-        cache: EmbeddingCache | None = None,
-        revision: int = 0,
-        progress: bool = False,
-        others: Sequence[OtherService] = (),
-    ) -> HybridIndex:
-        texts: list[str] = []
+    def build(cls, entries: Sequence[Entry], items: dict[int, Item], vectors: np.ndarray,
+              progress: bool = False) -> HybridIndex:
+        """Index `entries`; `vectors` holds one row per question, in `questions_of` order."""
         row_entries: list[int] = []
         row_tokens: list[list[str]] = []
         documents: list[list[str]] = []
         for position, entry in enumerate(entries):
-            texts += entry.questions
             row_entries += [position] * len(entry.questions)
             row_tokens += [sorted(set(tokenize(question))) for question in entry.questions]
             service = items[entry.item_no].name if entry.item_no in items else ""
             documents.append(with_sounds(tokenize(" ".join([service, *entry.questions]))))
-        # The classifier also learns each service's name and the services the base lacks.
-        labels = [entries[position].item_no for position in row_entries]
-        names = {item.item_no: item.name for item in items.values()}
-        extra = [(item.name, item.item_no) for item in items.values()]
-        for number, other in enumerate(others, start=1):
-            names[-number] = other.name
-            extra += [(text, -number) for text in (other.name, *other.questions)]
-        known_texts = texts + [text for text, _ in extra]
-        all_vectors = _encode(embedder, cache, known_texts, progress)
-        dense = _new_dense_index(embedder.dimension, len(texts))
-        if len(texts):
-            dense.add(all_vectors[: len(texts)])
-        services = ServiceClassifier.fit(
-            known_texts, labels + [label for _, label in extra], all_vectors, names
-        )
+        dense = _new_dense_index(vectors.shape[1], len(row_entries))
+        if row_entries:
+            dense.add(vectors)
         lexical = bm25s.BM25()
         if documents:
             lexical.index(documents, show_progress=progress)
         frequency = Counter(token for doc in documents for token in set(doc))
         return cls(
             dense, row_entries, [e.entry_id for e in entries], [e.item_no for e in entries],
-            [set(doc) for doc in documents], row_tokens, lexical, dict(frequency), services,
-            revision,
+            [set(doc) for doc in documents], row_tokens, lexical, dict(frequency),
         )
 
     # -- searching ------------------------------------------------------------------------
@@ -270,13 +239,10 @@ class HybridIndex:
 
     # -- persistence ----------------------------------------------------------------------
 
-    def save(self, directory: Path, embedder_name: str, built_on: str) -> None:
-        staging = directory.with_name(directory.name + ".new")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        faiss.write_index(self.dense, str(staging / "dense.faiss"))
-        self.lexical.save(str(staging / "lexical"))
-        self.services.save(staging / "services.joblib")
+    def save(self, directory: Path) -> None:
+        faiss.write_index(self.dense, str(directory / "dense.faiss"))
+        if self.entry_ids:  # bm25s cannot save an index of no documents
+            self.lexical.save(str(directory / "lexical"))
         tables = {
             "row_entries": self.row_entries,
             "entry_ids": self.entry_ids,
@@ -285,29 +251,13 @@ class HybridIndex:
             "row_tokens": self.row_tokens,
             "document_frequency": self.document_frequency,
         }
-        (staging / "tables.json").write_text(json.dumps(tables, ensure_ascii=False), "utf-8")
-        manifest = {
-            "format": FORMAT,
-            "revision": self.revision,
-            "embedder": embedder_name,
-            "entries": self.size,
-            "rows": len(self.row_entries),
-            "built_on": built_on,
-            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
-        # Swap whole directories so a reader never sees half an index.
-        old = directory.with_name(directory.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            directory.rename(old)
-        staging.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
+        (directory / "tables.json").write_text(json.dumps(tables, ensure_ascii=False), "utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> HybridIndex:
-        manifest = read_manifest(directory)
         tables = json.loads((directory / "tables.json").read_text("utf-8"))
+        lexical = (bm25s.BM25.load(str(directory / "lexical")) if tables["entry_ids"]
+                   else bm25s.BM25())
         return cls(
             faiss.read_index(str(directory / "dense.faiss")),
             tables["row_entries"],
@@ -315,20 +265,14 @@ class HybridIndex:
             tables["entry_items"],
             [set(tokens) for tokens in tables["entry_tokens"]],
             tables["row_tokens"],
-            bm25s.BM25.load(str(directory / "lexical")),
+            lexical,
             tables["document_frequency"],
-            ServiceClassifier.load(directory / "services.joblib"),
-            manifest["revision"],
         )
 
 
-def _encode(embedder: Embedder, cache: EmbeddingCache | None, texts: list[str],
-            progress: bool) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, embedder.dimension), dtype=np.float32)
-    if cache:
-        return cache.encode(embedder, texts, progress)
-    return np.asarray(embedder.encode(texts), dtype=np.float32)
+def questions_of(entries: Iterable[Entry]) -> list[str]:
+    """Every entry's questions, standard first, in index row order."""
+    return [question for entry in entries for question in entry.questions]
 
 
 def _covered(weighted: Weighted, found_in: set[str]) -> float:
@@ -339,11 +283,6 @@ def _covered(weighted: Weighted, found_in: set[str]) -> float:
     found = sum(idf if token in found_in else 0.8 * idf if heard in found_in else 0.0
                 for token, heard, idf in terms)
     return found / total
-
-
-def read_manifest(directory: Path) -> dict:
-    path = directory / "manifest.json"
-    return json.loads(path.read_text("utf-8")) if path.is_file() else {}
 
 
 def _new_dense_index(dimension: int, rows: int) -> faiss.Index:

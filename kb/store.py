@@ -10,13 +10,17 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from sqlite_utils.db import NotFoundError
 
+from kb.clock import timestamp
+from kb.clock import today as shanghai_today
 from kb.errors import EntryNotFound, InvalidEntry
+from kb.schema import migrate
 
 STATUSES = ("draft", "published", "retired")
 REQUIRED_FIELDS = ("entry_id", "item_no", "question", "answer")
@@ -146,31 +150,7 @@ class KnowledgeBase:
             self.db.execute("PRAGMA journal_mode=WAL")
         else:
             self.db = sqlite_utils.Database(memory=True)
-        self._ensure_tables()
-
-    def _ensure_tables(self) -> None:
-        if "items" not in self.db.table_names():
-            self.db["items"].create(
-                {"item_no": int, "name": str, "department": str, "audience": str,
-                 "responsible_units": str},
-                pk="item_no",
-            )
-        if "entries" not in self.db.table_names():
-            self.db["entries"].create(
-                {"entry_id": str, "item_no": int, "topic": str, "department": str,
-                 "question": str, "similar_questions": str, "answer": str, "source": str,
-                 "status": str, "effective_from": str, "effective_to": str, "version": int,
-                 "updated_by": str, "updated_at": str},
-                pk="entry_id",
-                foreign_keys=[("item_no", "items", "item_no")],
-            )
-            self.db["entries"].create_index(["item_no"])
-        if "other_services" not in self.db.table_names():
-            self.db["other_services"].create(
-                {"name": str, "department": str, "questions": str}, pk="name"
-            )
-        if "meta" not in self.db.table_names():
-            self.db["meta"].insert({"key": "revision", "value": "0"}, pk="key")
+        migrate(self.db)
 
     # -- revision -------------------------------------------------------------------------
 
@@ -180,38 +160,45 @@ class KnowledgeBase:
         return int(row[0])
 
     def _bump_revision(self) -> None:
+        """Called inside the write's transaction: readers see the change and the new
+        revision together, or neither."""
         self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
-        self.db.conn.commit()
 
     # -- services -------------------------------------------------------------------------
 
     def upsert_items(self, items: Iterable[Item]) -> int:
         rows = [asdict(item) for item in items]
-        self.db["items"].upsert_all(rows, pk="item_no")
-        self._bump_revision()
+        with self.db.atomic():
+            self.db["items"].upsert_all(rows, pk="item_no")
+            self._bump_revision()
         return len(rows)
 
     def items(self) -> dict[int, Item]:
         return {row["item_no"]: Item(**row) for row in self.db["items"].rows}
 
     def item(self, item_no: int) -> Item | None:
-        return self.items().get(item_no)
+        try:
+            return Item(**self.db["items"].get(item_no))
+        except NotFoundError:
+            return None
 
     def upsert_other_services(self, services: Iterable[OtherService]) -> int:
         rows = [{"name": s.name, "department": s.department,
                  "questions": json.dumps(list(s.questions), ensure_ascii=False)}
                 for s in services]
-        self.db["other_services"].upsert_all(rows, pk="name")
-        self._bump_revision()
+        with self.db.atomic():
+            self.db["other_services"].upsert_all(rows, pk="name")
+            self._bump_revision()
         return len(rows)
 
     def remove_other_services(self, keep: Iterable[str]) -> int:
         """Delete the services not named in `keep` (one moved into the base, say)."""
         names = sorted(set(keep))
         marks = ", ".join("?" * len(names)) or "NULL"
-        removed = self.db.execute(
-            f"DELETE FROM other_services WHERE name NOT IN ({marks})", names).rowcount
-        self._bump_revision()
+        with self.db.atomic():
+            removed = self.db.execute(
+                f"DELETE FROM other_services WHERE name NOT IN ({marks})", names).rowcount
+            self._bump_revision()
         return removed
 
     def other_service(self, name: str) -> OtherService | None:
@@ -227,32 +214,37 @@ class KnowledgeBase:
     def upsert_entries(self, entries: Iterable[Entry], updated_by: str = "import") -> int:
         """Insert or replace entries; an existing entry's version goes up by one."""
         items = self.items()
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        rows = []
-        for entry in entries:
-            if entry.item_no not in items:
-                raise InvalidEntry(f"unknown item_no {entry.item_no} (not in the services list)")
-            previous = self.db["entries"].get(entry.entry_id) if self._has(entry.entry_id) else None
-            row = asdict(entry)
-            row["similar_questions"] = json.dumps(entry.similar_questions, ensure_ascii=False)
-            row["department"] = entry.department or items[entry.item_no].department
-            row["version"] = previous["version"] + 1 if previous else entry.version
-            row["updated_by"] = updated_by
-            row["updated_at"] = now
-            rows.append(row)
-        self.db["entries"].upsert_all(rows, pk="entry_id")
-        self._bump_revision()
+        now = timestamp()
+        with self.db.atomic():
+            rows = []
+            for entry in entries:
+                if entry.item_no not in items:
+                    raise InvalidEntry(
+                        f"unknown item_no {entry.item_no} (not in the services list)")
+                previous = self._row(entry.entry_id)
+                row = asdict(entry)
+                row["similar_questions"] = json.dumps(entry.similar_questions,
+                                                      ensure_ascii=False)
+                row["department"] = entry.department or items[entry.item_no].department
+                row["version"] = previous["version"] + 1 if previous else entry.version
+                row["updated_by"] = updated_by
+                row["updated_at"] = now
+                rows.append(row)
+            self.db["entries"].upsert_all(rows, pk="entry_id")
+            self._bump_revision()
         return len(rows)
 
-    def _has(self, entry_id: str) -> bool:
-        return self.db.execute(
-            "SELECT 1 FROM entries WHERE entry_id = ?", [entry_id]
-        ).fetchone() is not None
+    def _row(self, entry_id: str) -> dict[str, Any] | None:
+        try:
+            return self.db["entries"].get(entry_id)
+        except NotFoundError:
+            return None
 
     def get(self, entry_id: str) -> Entry:
-        if not self._has(entry_id):
+        row = self._row(entry_id)
+        if row is None:
             raise EntryNotFound(f"no entry with id {entry_id!r}")
-        return entry_from_row(self.db["entries"].get(entry_id))
+        return entry_from_row(row)
 
     def entries(self, status: str | None = None) -> Iterator[Entry]:
         where = "status = ?" if status else None
@@ -262,7 +254,7 @@ class KnowledgeBase:
 
     def live_entries(self, today: date | None = None) -> list[Entry]:
         """Entries a citizen may be answered with today."""
-        today = today or date.today()
+        today = today or shanghai_today()
         return [entry for entry in self.entries("published") if entry.is_live(today)]
 
     def set_status(self, entry_id: str, status: str, updated_by: str) -> Entry:

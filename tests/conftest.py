@@ -52,7 +52,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Settings for a private copy of the seed base; the embedding cache is reused."""
     home = tmp_path_factory.mktemp("stack")
     import_seed(KnowledgeBase(home / "kb.db"), SEED)
-    cache = settings.path("index_dir").with_name("index-vectors.db")
+    cache = settings.load().index_dir.with_name("index-vectors.db")
     if cache.is_file():
         shutil.copy(cache, home / "index-vectors.db")
     return {
@@ -64,21 +64,22 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def seed_retriever(stack_env: dict[str, str]):
-    """A real retriever (embedder + FAISS + BM25) over the seed base."""
-    from kb.embedder import load_embedder
-    from kb.retrieval import Retriever
-    from xiaoshen.app import thresholds
+def stack_settings(stack_env: dict[str, str]) -> settings.Settings:
+    return settings.load({**os.environ, **stack_env})
 
-    name = settings.get("embedder")
-    return Retriever(KnowledgeBase(stack_env["XIAOSHEN_DB"]), load_embedder(name), name,
-                     Path(stack_env["XIAOSHEN_INDEX_DIR"]), thresholds())
+
+@pytest.fixture(scope="session")
+def seed_retriever(stack_settings: settings.Settings):
+    """A real retriever (embedder + FAISS + BM25 + classifier) over the seed base."""
+    from xiaoshen.app import open_retriever
+
+    return open_retriever(stack_settings)
 
 
 @pytest.fixture(scope="session")
 def stack(stack_env: dict[str, str], seed_retriever) -> Iterator[str]:
     """The real stack, running; yields the Rasa URL."""
-    seed_retriever.refresh()  # build the index once, before the action server loads it
+    seed_retriever.live.current()  # build the index once, before the action server loads it
     env = {**os.environ, **stack_env}
     process = subprocess.Popen([sys.executable, "-m", "xiaoshen.cli", "serve"], cwd=ROOT,
                                env=env, start_new_session=True)

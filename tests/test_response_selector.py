@@ -2,11 +2,7 @@
 
 import pytest
 
-from kb.io import import_seed
-from kb.store import KnowledgeBase
-from tests.conftest import SEED
-from xiaoshen.evaluate import Case
-from xiaoshen.response_selector import (
+from evaluation.response_selector import (
     NAME,
     Parse,
     evaluate_response_selector,
@@ -14,6 +10,11 @@ from xiaoshen.response_selector import (
     train_and_parse,
     tune_threshold,
 )
+from evaluation.scoring import Case
+from kb.io import import_seed
+from kb.store import KnowledgeBase
+from tests.conftest import SEED
+from xiaoshen import settings
 
 ITEM_OF = {"03-materials": 3, "15-conditions": 15}
 PARSES = {
@@ -61,7 +62,7 @@ def test_trained_selector_answers_a_reworded_question() -> None:
     entries = [kb.get(entry_id) for entry_id in
                ("03-materials", "15-conditions", "20-fees", "00-certificates")]
     texts = ["上海居住证签注要准备哪些材料啊", "你好"]
-    parses = train_and_parse(entries, texts, epochs=30)
+    parses = train_and_parse(settings.load(), entries, texts, epochs=30)
     item_of = {entry.entry_id: entry.item_no for entry in entries}
     predict = selector_system(parses, item_of, threshold=0.0)
     assert parses[texts[0]].entry_id == "03-materials"
@@ -69,8 +70,8 @@ def test_trained_selector_answers_a_reworded_question() -> None:
     assert predict(texts[1]) == ("chitchat", None)
 
 
-def test_column_skipped_without_the_rasa_environment(monkeypatch, capsys) -> None:
-    monkeypatch.setenv("XIAOSHEN_RASA_PYTHON", "/nonexistent/python")
-    assert evaluate_response_selector([], [Case("你好", "greeting", None)]) is None
+def test_column_skipped_without_the_rasa_environment(capsys) -> None:
+    config = settings.load({"XIAOSHEN_RASA_PYTHON": "/nonexistent/python"})
+    assert evaluate_response_selector(config, [], [Case("你好", "greeting", None)]) is None
     assert capsys.readouterr().out == (
         f"skipping the column “{NAME}”: no Rasa environment at /nonexistent/python\n")

@@ -1,48 +1,25 @@
-"""Open the knowledge base and its retriever as the settings say (one place for both)."""
+"""The composition root: the knowledge base and its retriever, opened as the settings say."""
 
 from __future__ import annotations
 
-import sys
-from functools import cache
-
 from kb.embedder import load_embedder
-from kb.retrieval import Retriever, Thresholds
+from kb.retrieval import Retriever
+from kb.snapshot import LiveSnapshot
 from kb.store import KnowledgeBase
-from xiaoshen import settings
+from nlu.segment import use_terms
+from xiaoshen.settings import Settings
 
 
-def open_kb() -> KnowledgeBase:
-    path = settings.path("db")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return KnowledgeBase(path)
+def open_kb(settings: Settings) -> KnowledgeBase:
+    settings.db.parent.mkdir(parents=True, exist_ok=True)
+    return KnowledgeBase(settings.db)
 
 
-def thresholds() -> Thresholds:
-    return Thresholds(
-        dense_weight=float(settings.get("dense_weight")),
-        support=float(settings.get("support")),
-        margin=float(settings.get("margin")),
-        retrieval_lead=float(settings.get("retrieval_lead")),
-        sure=float(settings.get("sure")),
-    )
-
-
-def open_retriever(progress: bool = False) -> Retriever:
-    name = settings.get("embedder")
-    return Retriever(
-        open_kb(), load_embedder(name), name, settings.path("index_dir"), thresholds(), progress
-    )
-
-
-@cache
-def shared_retriever() -> Retriever:
-    """One retriever per process (the action server), loaded on first use."""
-    import faiss
-
-    # A query is one short sentence: intra-op threads only spin against Rasa for the cores
-    # (measured 465 ms per query with the default threads on 2 busy cores, 13 ms with one).
-    faiss.omp_set_num_threads(1)
-    retriever = open_retriever()
-    if "torch" in sys.modules:  # only a sentence-transformers embedder brings torch in
-        sys.modules["torch"].set_num_threads(1)
-    return retriever
+def open_retriever(settings: Settings, progress: bool = False) -> Retriever:
+    """The retriever over the configured base, embedder and index folder."""
+    kb = open_kb(settings)
+    # Index and queries must be segmented alike, and like the Rasa model's dictionary.
+    use_terms(item.name for item in kb.items().values())
+    embedder = load_embedder(settings.embedder)
+    live = LiveSnapshot(kb, embedder, settings.embedder, settings.index_dir, progress)
+    return Retriever(live, embedder, settings.thresholds)

@@ -22,8 +22,8 @@ def resolve_choice(text: str, buttons: list[dict[str, str]]) -> str:
     return text
 
 
-def run_chat() -> None:
-    client = ChatClient()
+def run_chat(rasa_url: str) -> None:
+    client = ChatClient(rasa_url)
     click.echo("和小申对话（输入 /quit 退出）。Type /quit to leave.")
     buttons: list[dict[str, str]] = []
     try:
@@ -37,7 +37,7 @@ def run_chat() -> None:
             try:
                 reply = client.send(resolve_choice(text, buttons))
             except StackUnavailable as error:
-                raise click.ClickException(f"{error}; start it with `xiaoshen serve`") from None
+                raise StackUnavailable(f"{error}; start it with `xiaoshen serve`") from None
             show(reply)
             buttons = reply.buttons
     finally:

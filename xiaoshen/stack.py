@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from xiaoshen import settings
-from xiaoshen.settings import ROOT
+from xiaoshen.settings import ROOT, Settings
+
+
+class StackFailed(Exception):
+    """A service could not start or stopped on its own."""
 
 
 @dataclass(frozen=True)
@@ -24,26 +27,24 @@ class Service:
     command: list[str]
 
 
-def services() -> list[Service]:
-    host = settings.get("host")
-    actions_url = settings.url("actions")
+def services(settings: Settings) -> list[Service]:
     return [
         Service(
-            "actions", actions_url, "/health",
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
-             "--port", settings.get("actions_port")],
+            "actions", settings.url("actions"), "/health",
+            [sys.executable, "-m", "actions.server", "--host", settings.host,
+             "--port", str(settings.actions_port)],
         ),
         Service(
             "rasa", settings.url("rasa"), "/status",
-            [settings.get("rasa_python"), "-m", "bot.rasa_server", "run", "--enable-api",
-             "--model", str(settings.path("rasa_model")),
+            [settings.rasa_python, "-m", "bot.rasa_server", "run", "--enable-api",
+             "--model", str(settings.rasa_model),
              "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
-             "--interface", host, "--port", settings.get("rasa_port")],
+             "--interface", settings.host, "--port", str(settings.rasa_port)],
         ),
     ]
 
 
-def service_env() -> dict[str, str]:
+def service_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["XIAOSHEN_ACTIONS_URL"] = settings.url("actions")
@@ -55,7 +56,7 @@ def service_env() -> dict[str, str]:
 def is_healthy(service: Service, timeout: float = 2.0) -> bool:
     try:
         response = httpx.get(service.url + service.health_path, timeout=timeout)
-    except httpx.HTTPError:
+    except (httpx.HTTPError, httpx.InvalidURL):
         return False
     if response.status_code != 200:
         return False
@@ -63,21 +64,20 @@ def is_healthy(service: Service, timeout: float = 2.0) -> bool:
     return service.name != "rasa" or bool(response.json().get("model_file"))
 
 
-def status() -> dict[str, bool]:
-    return {service.name: is_healthy(service) for service in services()}
+def status(settings: Settings) -> dict[str, bool]:
+    return {service.name: is_healthy(service) for service in services(settings)}
 
 
-def serve(on_ready: Callable[[], None] | None = None, startup_timeout: float = 300.0) -> int:
+def serve(settings: Settings, on_ready: Callable[[], None] | None = None,
+          startup_timeout: float = 300.0) -> None:
     """Start every service, wait until all answer, then supervise until a signal arrives."""
-    missing = settings.path("rasa_model")
+    missing = settings.rasa_model
     if not missing.is_dir() or not any(missing.glob("*.tar.gz")):
-        print(f"Error: no trained Rasa model in {missing}; run `xiaoshen train` first",
-              file=sys.stderr)
-        return 1
+        raise StackFailed(f"no trained Rasa model in {missing}; run `xiaoshen train` first")
     processes = {
-        service.name: subprocess.Popen(service.command, cwd=ROOT, env=service_env(),
+        service.name: subprocess.Popen(service.command, cwd=ROOT, env=service_env(settings),
                                        start_new_session=True)
-        for service in services()
+        for service in services(settings)
     }
     stopping = False
 
@@ -92,17 +92,14 @@ def serve(on_ready: Callable[[], None] | None = None, startup_timeout: float = 3
         while not stopping:
             dead = [name for name, p in processes.items() if p.poll() is not None]
             if dead:
-                print(f"Error: {', '.join(dead)} stopped unexpectedly", file=sys.stderr)
-                return 1
-            if not ready and all(status().values()):
+                raise StackFailed(f"{', '.join(dead)} stopped unexpectedly")
+            if not ready and all(status(settings).values()):
                 ready = True
                 if on_ready:
                     on_ready()
             if not ready and time.monotonic() > deadline:
-                print("Error: services did not become ready in time", file=sys.stderr)
-                return 1
+                raise StackFailed("services did not become ready in time")
             time.sleep(0.5)
-        return 0
     finally:
         _terminate(processes.values())
         for sig, handler in previous.items():

@@ -21,9 +21,8 @@ from kb.io import import_other_services, import_seed
 from kb.store import KnowledgeBase
 from nlu.normalize import normalize
 from nlu.segment import write_user_dictionary
-from xiaoshen import settings
 from xiaoshen.app import open_kb, open_retriever
-from xiaoshen.settings import ROOT
+from xiaoshen.settings import ROOT, Settings
 from xiaoshen.stack import service_env
 
 BUILD = ROOT / "build"
@@ -79,38 +78,37 @@ def training_pairs(kb: KnowledgeBase) -> list[tuple[str, str]]:
     return pairs
 
 
-def finetune(base: str, out_dir: Path, epochs: int) -> Path:
+def finetune(settings: Settings, base: str, out_dir: Path, epochs: int) -> Path:
     from kb.finetune import finetune_embedder
 
-    pairs = training_pairs(open_kb())
+    pairs = training_pairs(open_kb(settings))
     step(f"fine-tuning {base} on {len(pairs)} question pairs → {out_dir}")
     return finetune_embedder(pairs, base, out_dir, epochs=epochs)
 
 
-def build_index() -> None:
+def build_index(settings: Settings) -> None:
     step("building the knowledge-base index")
-    retriever = open_retriever(progress=True)
-    index = retriever.refresh()
+    index = open_retriever(settings, progress=True).live.current().index
     print(f"    {index.size} live entries, {len(index.row_entries)} questions indexed")
 
 
-def train_rasa() -> int:
+def train_rasa(settings: Settings) -> int:
     step("training the Rasa model")
     command = [
-        settings.get("rasa_python"), "-m", "rasa", "train",
+        settings.rasa_python, "-m", "rasa", "train",
         "--config", "config.yml", "--domain", "bot/domain.yml",
         "--data", "data", str(GENERATED_DATA.relative_to(ROOT)),
-        "--out", str(settings.path("rasa_model")), "--fixed-model-name", "xiaoshen",
+        "--out", str(settings.rasa_model), "--fixed-model-name", "xiaoshen",
     ]
-    return subprocess.call(command, cwd=ROOT, env=service_env())
+    return subprocess.call(command, cwd=ROOT, env=service_env(settings))
 
 
-def train(rasa: bool = True) -> int:
-    kb = open_kb()
+def train(settings: Settings, rasa: bool = True) -> int:
+    kb = open_kb(settings)
     ensure_seeded(kb)
     step("writing the jieba user dictionary")
     write_user_dictionary([item.name for item in kb.items().values()], USER_DICTIONARY)
     count = write_service_examples(kb, GENERATED_DATA / "services.yml")
     print(f"    {count} ask_service examples from the knowledge base")
-    build_index()
-    return train_rasa() if rasa else 0
+    build_index(settings)
+    return train_rasa(settings) if rasa else 0

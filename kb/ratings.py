@@ -1,0 +1,28 @@
+"""5-level satisfaction ratings (好差评): 1 very unhappy … 5 very happy."""
+
+from __future__ import annotations
+
+from kb import clock
+from kb.errors import KnowledgeBaseError
+from kb.store import KnowledgeBase
+
+LEVELS = range(1, 6)
+
+
+class InvalidRating(KnowledgeBaseError):
+    """A rating outside 1..5."""
+
+
+class Ratings:
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.table = kb.db["ratings"]
+
+    def record(self, conversation_id: str, level: int, item_no: int | None = None) -> int:
+        if level not in LEVELS:
+            raise InvalidRating(f"a rating is 1 to 5, not {level!r}")
+        return self.table.insert({"conversation_id": conversation_id, "level": level,
+                                  "item_no": item_no, "created_at": clock.timestamp()}).last_pk
+
+    def of_conversation(self, conversation_id: str) -> list[dict]:
+        return list(self.table.rows_where("conversation_id = ?", [conversation_id],
+                                          order_by="id"))

@@ -1,0 +1,100 @@
+"""The one owner of the database schema: every table, its typed columns, keys and indexes.
+
+One SQLite file holds the knowledge base and the records the learning loop counts from (gap
+tasks, ratings). `migrate` creates what is missing and brings older files up to date (added
+columns, corrected types), then records `SCHEMA_VERSION` in SQLite's `user_version`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+SCHEMA_VERSION = 2  # 1: tables created ad hoc by each module; 2: declared here
+
+
+class SchemaTooNew(Exception):
+    """The file was written by a newer Xiaoshen than this one."""
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: dict[str, type]
+    pk: str | tuple[str, ...]
+    not_null: frozenset[str] = frozenset()
+    foreign_keys: tuple[tuple[str, str, str], ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+    defaults: dict[str, object] = field(default_factory=dict)
+
+
+TABLES: dict[str, Table] = {
+    # Services the base covers (items.csv); item_no is the stable id.
+    "items": Table(
+        {"item_no": int, "name": str, "department": str, "audience": str,
+         "responsible_units": str},
+        pk="item_no", not_null=frozenset({"name", "department"}),
+    ),
+    # Answer wordings (答复口径) with their questions; similar_questions is a JSON list.
+    "entries": Table(
+        {"entry_id": str, "item_no": int, "topic": str, "department": str, "question": str,
+         "similar_questions": str, "answer": str, "source": str, "status": str,
+         "effective_from": str, "effective_to": str, "version": int, "updated_by": str,
+         "updated_at": str},
+        pk="entry_id", not_null=frozenset({"item_no", "question", "answer", "status"}),
+        foreign_keys=(("item_no", "items", "item_no"),), indexes=(("item_no",),),
+    ),
+    # Services the base does not cover, so the bot can say so; questions is a JSON list.
+    "other_services": Table({"name": str, "department": str, "questions": str}, pk="name"),
+    # Counters such as the base's revision, which tells servers to reload their index.
+    "meta": Table({"key": str, "value": str}, pk="key"),
+    # Knowledge-gap tasks: questions the bot could not answer, due in 5 working days.
+    "gaps": Table(
+        {"id": int, "question": str, "item_no": int, "department": str, "reason": str,
+         "conversation_id": str, "status": str, "created_at": str, "due_on": str},
+        pk="id", not_null=frozenset({"question", "department", "reason", "status"}),
+        indexes=(("status", "due_on"),),
+    ),
+    # 5-level satisfaction ratings (好差评) of a conversation.
+    "ratings": Table(
+        {"id": int, "conversation_id": str, "level": int, "item_no": int, "created_at": str},
+        pk="id", not_null=frozenset({"conversation_id", "level", "created_at"}),
+        indexes=(("conversation_id",),),
+    ),
+}
+
+_AFFINITY = {int: "INTEGER", str: "TEXT", float: "FLOAT", bytes: "BLOB"}
+
+
+def version(db: sqlite_utils.Database) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Create missing tables, columns and indexes; fix column types of older files."""
+    found = version(db)
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(f"the database has schema version {found}; this Xiaoshen knows "
+                           f"up to {SCHEMA_VERSION}: upgrade Xiaoshen")
+    with db.atomic():
+        for name, spec in TABLES.items():
+            _reconcile(db[name], spec)
+        db["meta"].insert({"key": "revision", "value": "0"}, ignore=True)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _reconcile(table: sqlite_utils.db.Table, spec: Table) -> None:
+    if not table.exists():
+        table.create(spec.columns, pk=spec.pk, not_null=set(spec.not_null),
+                     foreign_keys=list(spec.foreign_keys), defaults=spec.defaults)
+    else:
+        present = {column.name: column.type.upper() for column in table.columns}
+        for column, kind in spec.columns.items():
+            if column not in present:
+                table.add_column(column, kind)
+        wrong = {column: kind for column, kind in spec.columns.items()
+                 if column in present and present[column] != _AFFINITY[kind]}
+        if wrong:  # e.g. ratings.item_no, once guessed as text from the first row
+            table.transform(types=wrong)
+    for columns in spec.indexes:
+        table.create_index(list(columns), if_not_exists=True)

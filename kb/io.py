@@ -32,12 +32,6 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
     removed: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "imported": self.imported,
-            "errors": [{"line": line, "error": message} for line, message in self.errors],
-        }
-
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
     fmt = (fmt or path.suffix.lstrip(".")).lower()

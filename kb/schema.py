@@ -94,7 +94,8 @@ def _reconcile(table: sqlite_utils.db.Table, spec: Table) -> None:
                 table.add_column(column, kind)
         wrong = {column: kind for column, kind in spec.columns.items()
                  if column in present and present[column] != _AFFINITY[kind]}
-        if wrong:  # e.g. ratings.item_no, once guessed as text from the first row
-            table.transform(types=wrong)
+        pk = [spec.pk] if isinstance(spec.pk, str) else list(spec.pk)
+        if wrong or table.pks != pk:  # e.g. ratings, once guessed from its first row
+            table.transform(types=wrong, pk=spec.pk)
     for columns in spec.indexes:
         table.create_index(list(columns), if_not_exists=True)

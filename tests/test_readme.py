@@ -29,6 +29,13 @@ def test_every_setting_is_documented(setting: settings.Setting) -> None:
     assert f"`{setting.env}`" in README
 
 
+@pytest.mark.parametrize("setting", [s for s in settings.SETTINGS
+                                     if not s.default.startswith(str(settings.ROOT))],
+                         ids=lambda s: s.env)
+def test_documented_defaults_are_the_real_ones(setting: settings.Setting) -> None:
+    assert f"| `{setting.env}` | `{setting.default}` |" in README
+
+
 def test_readme_commands_exist() -> None:
     root = Path(__file__).resolve().parents[1]
     assert "./run.sh" in README and (root / "run.sh").is_file()

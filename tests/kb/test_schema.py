@@ -1,0 +1,72 @@
+"""The schema is declared once and older files are brought up to date."""
+
+import sqlite3
+
+import pytest
+import sqlite_utils
+
+from kb.errors import InvalidEntry
+from kb.ratings import InvalidRating, Ratings
+from kb.schema import SCHEMA_VERSION, TABLES, SchemaTooNew, migrate, version
+from kb.store import Entry, KnowledgeBase
+
+
+def column_types(db: sqlite_utils.Database, table: str) -> dict[str, str]:
+    return {column.name: column.type for column in db[table].columns}
+
+
+def test_a_new_base_has_every_table_typed(memory_kb: KnowledgeBase) -> None:
+    assert set(TABLES) <= set(memory_kb.db.table_names())
+    assert version(memory_kb.db) == SCHEMA_VERSION
+    assert column_types(memory_kb.db, "ratings")["item_no"] == "INTEGER"
+    assert column_types(memory_kb.db, "gaps")["due_on"] == "TEXT"
+
+
+def test_an_older_file_is_migrated(tmp_path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(sqlite3.connect(path))
+    # What an earlier version left: ratings guessed from the first row, no gaps table.
+    old["ratings"].insert({"conversation_id": "c1", "level": 5, "item_no": "3",
+                           "created_at": "2026-11-01T10:00:00+00:00"})
+    old["meta"].insert({"key": "revision", "value": "7"}, pk="key")
+    old.conn.close()
+    kb = KnowledgeBase(path)
+    assert version(kb.db) == SCHEMA_VERSION
+    assert column_types(kb.db, "ratings")["item_no"] == "INTEGER"
+    assert kb.db["ratings"].pks == ["id"]
+    [row] = kb.db["ratings"].rows
+    assert (row["id"], row["item_no"], row["level"]) == (1, 3, 5)
+    assert kb.revision == 7  # kept, not reset
+    assert "gaps" in kb.db.table_names()
+
+
+def test_migrating_twice_changes_nothing(file_kb: KnowledgeBase) -> None:
+    before = {name: column_types(file_kb.db, name) for name in TABLES}
+    migrate(file_kb.db)
+    assert {name: column_types(file_kb.db, name) for name in TABLES} == before
+
+
+def test_a_newer_file_is_refused(tmp_path) -> None:
+    db = sqlite_utils.Database(tmp_path / "new.db")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(SchemaTooNew, match="upgrade Xiaoshen"):
+        migrate(db)
+
+
+def test_a_failed_write_changes_neither_entries_nor_revision(memory_kb: KnowledgeBase) -> None:
+    memory_kb.upsert_entries([Entry("03-a", 3, "签注要钱吗", "不收费。")])
+    revision = memory_kb.revision
+    with pytest.raises(InvalidEntry):
+        memory_kb.upsert_entries([Entry("03-b", 3, "签注多久", "当场办结。"),
+                                  Entry("99-x", 99, "不存在的事项", "无")])
+    assert memory_kb.revision == revision
+    assert [e.entry_id for e in memory_kb.entries()] == ["03-a"]
+
+
+def test_ratings_are_checked_and_typed(memory_kb: KnowledgeBase) -> None:
+    ratings = Ratings(memory_kb)
+    ratings.record("c1", 4, item_no=15)
+    with pytest.raises(InvalidRating):
+        ratings.record("c1", 6)
+    [row] = ratings.of_conversation("c1")
+    assert (row["level"], row["item_no"]) == (4, 15)

@@ -1,5 +1,6 @@
-"""Answer a service question from the knowledge base, ask which service is meant, or admit
-not knowing (offering a human seat and opening a knowledge-gap task)."""
+"""Answer a service question from the knowledge base (in the light of the conversation's
+context), ask which service is meant, or admit not knowing (offering a human seat and
+opening a knowledge-gap task)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,27 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.context import Context, Follower, whole_number
 from actions.services import Services
 from handoff.protocol import Outcome, ReplyPayload
 from kb.decision import Decision
 from nlu.legal import is_legal_matter
 from nlu.normalize import normalize
 from nlu.privacy import mask_personal_data
+from nlu.topics import detect_topic
 
 log = logging.getLogger(__name__)
 
 HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
+FEEDBACK_BUTTONS = [{"title": "已解决", "payload": "/feedback_resolved"},
+                    {"title": "没解决", "payload": "/feedback_unresolved"}]
 MAX_PENDING_CHARS = 500
 
 
 class ActionAnswerQuestion(Action):
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.follower = Follower(services.retriever)
 
     def name(self) -> str:
         return "action_answer_question"
@@ -34,37 +40,52 @@ class ActionAnswerQuestion(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        message = tracker.latest_message
+        context = Context.of(tracker)
         chosen = chosen_item(tracker)
-        question = (tracker.get_slot("pending_question") if chosen is not None else None) or (
-            message.get("text") or ""
-        )
-        if not normalize(question):
-            dispatcher.utter_message(response="utter_empty_message",
-                                     json_message=ReplyPayload.of(Outcome.FALLBACK).as_dict())
-            return []
-        if is_legal_matter(question):
-            # The intent model can mistake "投诉办居住证的窗口" for a service question.
-            dispatcher.utter_message(response="utter_out_of_scope_legal")
-            return [SlotSet("pending_question", None)]
-        decision = self.services.retriever.decision(question, item_no=chosen)
+        if chosen is not None and context.pending:  # a tapped button
+            question = context.pending
+            decision = self.follower.within(chosen, detect_topic(question), question)
+        else:
+            question = tracker.latest_message.get("text") or ""
+            if not normalize(question):
+                dispatcher.utter_message(
+                    response="utter_empty_message",
+                    json_message=ReplyPayload.of(Outcome.FALLBACK).as_dict())
+                return []
+            if is_legal_matter(question):
+                # The intent model can mistake "投诉办居住证的窗口" for a service question.
+                self.services.turns.record(tracker.sender_id, question, Outcome.OUT_OF_SCOPE)
+                dispatcher.utter_message(response="utter_out_of_scope_legal")
+                return [SlotSet("pending_question", None), SlotSet("offered_items", None)]
+            decision = self.follower.decide(question, context)
         log.info("%s → %s %.3f", mask_personal_data(question)[:80], decision.outcome,
                  decision.score)
+        entry = decision.entry
+        self.services.turns.record(tracker.sender_id, question, decision.outcome,
+                                   entry.item_no if entry else None,
+                                   entry.entry_id if entry else None,
+                                   entry.topic if entry else None)
         if decision.outcome == Outcome.ANSWERED:
-            return self._answer(dispatcher, decision)
+            return self._answer(dispatcher, decision, question)
         if decision.outcome == Outcome.CLARIFY:
             return self._clarify(dispatcher, decision, question)
         return self._fall_back(dispatcher, decision, question, tracker.sender_id)
 
     @staticmethod
-    def _answer(dispatcher: CollectingDispatcher, decision: Decision) -> list[EventType]:
+    def _answer(dispatcher: CollectingDispatcher, decision: Decision, question: str
+                ) -> list[EventType]:
         entry = decision.entry
         assert entry is not None
         payload = ReplyPayload.of(Outcome.ANSWERED, entry.item_no, entry.entry_id,
                                   decision.score, decision.candidates)
-        dispatcher.utter_message(text=entry.answer, json_message=payload.as_dict())
-        return [SlotSet("last_item_no", str(entry.item_no)), SlotSet("pending_question", None),
-                SlotSet("offered_human", False), SlotSet("item_no", None)]
+        dispatcher.utter_message(text=entry.answer, buttons=FEEDBACK_BUTTONS,
+                                 json_message=payload.as_dict())
+        return [SlotSet("last_item_no", str(entry.item_no)),
+                # The topic asked about, which a sibling follow-up carries over.
+                SlotSet("last_topic", detect_topic(question) or entry.topic or None),
+                SlotSet("pending_question", None),
+                SlotSet("offered_items", None), SlotSet("offered_human", False),
+                SlotSet("item_no", None)]
 
     def _clarify(
         self, dispatcher: CollectingDispatcher, decision: Decision, question: str
@@ -82,8 +103,9 @@ class ActionAnswerQuestion(Action):
             buttons=[*buttons, {**HUMAN_BUTTON, "title": "都不是，转人工"}],
             json_message=payload.as_dict(),
         )
+        offered = ",".join(str(c.item_no) for c in decision.candidates)
         return [SlotSet("pending_question", question[:MAX_PENDING_CHARS]),
-                SlotSet("item_no", None)]
+                SlotSet("offered_items", offered), SlotSet("item_no", None)]
 
     def _fall_back(
         self, dispatcher: CollectingDispatcher, decision: Decision, question: str,
@@ -97,25 +119,16 @@ class ActionAnswerQuestion(Action):
                                        department=other.department if other else None)
         template = {"response": "utter_not_covered", "service": other.name,
                     "department": other.department} if other else {"response": "utter_fallback"}
-        payload = ReplyPayload.of(Outcome.FALLBACK, score=decision.score,
-                                  candidates=decision.candidates)
+        payload = ReplyPayload.of(Outcome.FALLBACK, score=decision.score)
         dispatcher.utter_message(**template, buttons=[HUMAN_BUTTON],
                                  json_message=payload.as_dict())
         return [SlotSet("offered_human", True), SlotSet("pending_question", None),
-                SlotSet("item_no", None)]
+                SlotSet("offered_items", None), SlotSet("item_no", None)]
 
 
 def chosen_item(tracker: Tracker) -> int | None:
-    """The service picked from the clarifying buttons, if this turn is that pick."""
+    """The service tapped on the clarifying buttons, if this turn is that tap."""
     if tracker.latest_message.get("intent", {}).get("name") != "choose_service":
         return None
     value = next(tracker.get_latest_entity_values("item_no"), None) or tracker.get_slot("item_no")
     return whole_number(value)
-
-
-def whole_number(value: Any) -> int | None:
-    """A slot or entity value as a whole number, or None when it is not one."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer import whole_number
+from actions.context import whole_number
 from actions.services import Services
 from handoff.protocol import Outcome, ReplyPayload
 from kb.gaps import PLATFORM_DEPARTMENT

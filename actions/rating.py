@@ -9,7 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer import whole_number
+from actions.answer import ActionAnswerQuestion
+from actions.context import Context, whole_number
 from actions.services import Services
 
 _DIGIT = re.compile(r"[1-5](?=\s*[分星颗]|$)")
@@ -28,8 +29,11 @@ def rating_from_text(text: str) -> int | None:
 
 
 class ActionRecordRating(Action):
-    def __init__(self, services: Services) -> None:
+    """Also the first to hear a bare "1" after a clarifying question: that is a choice."""
+
+    def __init__(self, services: Services, answer: ActionAnswerQuestion) -> None:
         self.services = services
+        self.answer = answer
 
     def name(self) -> str:
         return "action_record_rating"
@@ -37,6 +41,8 @@ class ActionRecordRating(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        if Context.of(tracker).pending:
+            return self.answer.run(dispatcher, tracker, domain)
         level = rating_from_text(tracker.latest_message.get("text") or "")
         if level is not None:
             self.services.ratings.record(tracker.sender_id, level,

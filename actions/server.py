@@ -17,9 +17,11 @@ from sanic import Sanic
 
 from actions.answer import ActionAnswerQuestion
 from actions.confirm import ActionAffirm, ActionDeny
+from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
 from actions.rating import ActionRecordRating
 from actions.services import Services
+from actions.smalltalk import ActionChitchat, ActionGreet
 from xiaoshen import settings
 from xiaoshen.app import open_retriever
 
@@ -28,8 +30,10 @@ log = logging.getLogger(__name__)
 
 def executor_for(services: Services) -> ActionExecutor:
     executor = ActionExecutor()
-    for action in (ActionAnswerQuestion(services), ActionRequestHuman(services),
-                   ActionRecordRating(services), ActionAffirm(services), ActionDeny()):
+    answer = ActionAnswerQuestion(services)
+    for action in (answer, ActionRequestHuman(services), ActionRecordRating(services, answer),
+                   ActionAffirm(services), ActionDeny(), ActionRecordFeedback(services),
+                   ActionGreet(answer), ActionChitchat(answer)):
         executor.register_action(action)
     return executor
 

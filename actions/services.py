@@ -9,6 +9,7 @@ from kb.gaps import GapLog
 from kb.ratings import Ratings
 from kb.retrieval import Retriever
 from kb.store import KnowledgeBase
+from kb.turns import TurnLog
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,9 @@ class Services:
     retriever: Retriever  # questions: the embedder, the index and the classifier
     gaps: GapLog
     ratings: Ratings
+    turns: TurnLog
 
     @classmethod
     def over(cls, retriever: Retriever) -> Services:
-        return cls(retriever.kb, retriever, GapLog(retriever.kb), Ratings(retriever.kb))
+        kb = retriever.kb
+        return cls(kb, retriever, GapLog(kb), Ratings(kb), TurnLog(kb))

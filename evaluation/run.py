@@ -6,8 +6,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from evaluation.baselines import GRID, retrieval_system, stack_system, tune
+from evaluation.dialogues import run_dialogues
 from evaluation.scoring import format_table, load_cases, score
-from xiaoshen.app import open_retriever
+from xiaoshen.app import open_kb, open_retriever
 from xiaoshen.client import ask
 from xiaoshen.settings import Settings
 
@@ -18,7 +19,8 @@ def run_tuning(settings: Settings, devset: Path) -> None:
     print(format_table([held]))
 
 
-def run_evaluation(settings: Settings, devset: Path, baselines: bool) -> None:
+def run_evaluation(settings: Settings, devset: Path, baselines: bool,
+                   dialogues: tuple[Path, Path] | None = None) -> None:
     cases = load_cases(devset)
     print(f"dev set: {len(cases)} queries from {devset}")
     ask("你好", settings.url("rasa"))  # the stack is up, before anything slow starts
@@ -44,3 +46,6 @@ def run_evaluation(settings: Settings, devset: Path, baselines: bool) -> None:
     print("\nwrong confident answers of the stack:")
     for case, (_, item_no) in scores[0].wrong_confident:
         print(f"  [{case.category}] expected {case.item_no}, answered {item_no}: {case.text}")
+    if dialogues:
+        topics = {entry.entry_id: entry.topic for entry in open_kb(settings).entries()}
+        run_dialogues(settings.url("rasa"), *dialogues, topics)

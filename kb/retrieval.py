@@ -7,6 +7,7 @@ pure `kb.decision.decide`.
 from __future__ import annotations
 
 from handoff.protocol import Outcome
+from kb.classifier import ServiceGuess
 from kb.decision import Candidate, Decision, Evidence, Thresholds, decide, rank
 from kb.embedder import Embedder
 from kb.snapshot import LiveSnapshot
@@ -60,6 +61,17 @@ class Retriever:
         if result.outcome == Outcome.ANSWERED:
             result.entry = self.entry(result.candidates[0].entry_id)
         return result
+
+    def guesses(self, query: str) -> list[ServiceGuess]:
+        """The classifier's guesses alone (which service a short phrase is about)."""
+        text = normalize(query)
+        if not text:
+            return []
+        return self.live.current().services.guess(text, self.embedder.encode([text])[0])
+
+    def entry_on(self, item_no: int, topic: str) -> Entry | None:
+        """The service's live entry on `topic`, if it has one."""
+        return self.live.current().by_topic.get((item_no, topic))
 
     def entry(self, entry_id: str) -> Entry:
         return self.live.current().entries.get(entry_id) or self.kb.get(entry_id)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 2  # 1: tables created ad hoc by each module; 2: declared here
+SCHEMA_VERSION = 3  # 1: tables created ad hoc by each module; 2: declared here; 3: turns
 
 
 class SchemaTooNew(Exception):
@@ -54,6 +54,15 @@ TABLES: dict[str, Table] = {
          "conversation_id": str, "status": str, "created_at": str, "due_on": str},
         pk="id", not_null=frozenset({"question", "department", "reason", "status"}),
         indexes=(("status", "due_on"),),
+    ),
+    # Every bot turn's outcome and the citizen's feedback on it (已解决 / 没解决): what the
+    # dashboard and the gap loop count from. text is masked.
+    "turns": Table(
+        {"id": int, "conversation_id": str, "turn": int, "text": str, "outcome": str,
+         "item_no": int, "entry_id": str, "topic": str, "feedback": str, "created_at": str,
+         "feedback_at": str},
+        pk="id", not_null=frozenset({"conversation_id", "turn", "outcome", "created_at"}),
+        indexes=(("conversation_id", "turn"), ("created_at",)),
     ),
     # 5-level satisfaction ratings (好差评) of a conversation.
     "ratings": Table(

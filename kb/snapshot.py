@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,15 @@ class Snapshot:
     index: HybridIndex
     services: ServiceClassifier
     entries: dict[str, Entry]  # the live entries, by id
+
+    @cached_property
+    def by_topic(self) -> dict[tuple[int, str], Entry]:
+        """Each service's entry on each topic (the first, by id, when several share one)."""
+        found: dict[tuple[int, str], Entry] = {}
+        for entry_id in sorted(self.entries):
+            entry = self.entries[entry_id]
+            found.setdefault((entry.item_no, entry.topic), entry)
+        return found
 
 
 def classifier_examples(items: dict[int, Item], others: Sequence[OtherService]

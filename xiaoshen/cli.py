@@ -80,15 +80,24 @@ def status(config: Settings, as_json: bool) -> None:
 @cli.command()
 @click.argument("texts", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+@click.option("--conversation", is_flag=True,
+              help="send all texts into one conversation, one reply per turn")
 @pass_settings
-def ask(config: Settings, texts: tuple[str, ...], as_json: bool) -> None:
-    """Ask each TEXT (or each stdin line) in a new conversation through the running stack."""
-    from xiaoshen.client import ask as ask_stack
+def ask(config: Settings, texts: tuple[str, ...], as_json: bool, conversation: bool) -> None:
+    """Ask each TEXT (or each stdin line) in a new conversation through the running stack;
+    with --conversation, all of them in one."""
+    from xiaoshen.client import ChatClient
 
     lines = texts or tuple(line.rstrip("\n") for line in sys.stdin)
-    for text in lines:
-        reply = ask_stack(text, config.url("rasa"))
-        click.echo(json.dumps(reply.as_dict(), ensure_ascii=False) if as_json else reply.text)
+    client = ChatClient(config.url("rasa"))
+    try:
+        for text in lines:
+            if not conversation:
+                client.new_conversation()
+            reply = client.send(text)
+            click.echo(json.dumps(reply.as_dict(), ensure_ascii=False) if as_json else reply.text)
+    finally:
+        client.close()
 
 
 @cli.command()
@@ -132,15 +141,22 @@ def finetune_embedder(config: Settings, out_dir: Path, base: str, epochs: int) -
 @click.option("--baselines/--no-baselines", default=True, help="also score BM25 and dense alone")
 @click.option("--tune", is_flag=True,
               help="grid-search the retrieval thresholds instead (no running stack needed)")
+@click.option("--conversations", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=settings.ROOT / "eval" / "conversations.jsonl", show_default=True)
+@click.option("--letters", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=settings.ROOT / "eval" / "letters.jsonl", show_default=True)
+@click.option("--dialogues/--no-dialogues", default=True,
+              help="also score multi-turn conversations and citizen letters")
 @pass_settings
-def evaluate(config: Settings, devset: Path, baselines: bool, tune: bool) -> None:
-    """Score the running stack on the dev set, beside retrieval-only baselines."""
+def evaluate(config: Settings, devset: Path, baselines: bool, tune: bool, conversations: Path,
+             letters: Path, dialogues: bool) -> None:
+    """Score the running stack on the dev sets, beside baselines."""
     from evaluation.run import run_evaluation, run_tuning
 
     if tune:
         run_tuning(config, devset)
     else:
-        run_evaluation(config, devset, baselines)
+        run_evaluation(config, devset, baselines, (conversations, letters) if dialogues else None)
 
 
 # -- the knowledge base --------------------------------------------------------------------

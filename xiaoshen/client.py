@@ -57,8 +57,11 @@ class ChatClient:
 
     def __init__(self, rasa_url: str, sender: str | None = None, timeout: float = 30.0) -> None:
         self.url = rasa_url + "/webhooks/rest/webhook"
-        self.sender = sender or "cli-" + uuid.uuid4().hex
+        self.sender = sender or _new_sender()
         self.http = httpx.Client(timeout=timeout)
+
+    def new_conversation(self) -> None:
+        self.sender = _new_sender()
 
     def send(self, text: str) -> Reply:
         try:
@@ -70,6 +73,10 @@ class ChatClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _new_sender() -> str:
+    return "cli-" + uuid.uuid4().hex
 
 
 def ask(text: str, rasa_url: str) -> Reply:

@@ -1,0 +1,149 @@
+"""Dialogue context: which service (and topic) a follow-up is about.
+
+The conversation remembers the service and topic of its last answer and, after a clarifying
+question, the pending question and the services offered for it. A follow-up made only of a
+topic's words ("那要带什么材料", "外地户口也能办吗") is answered for the service in context; one
+naming a sibling service ("那退休的呢" after 租房提取公积金) switches to the sibling; a full new
+question switches service. Context never forces an answer: a message about a service the base
+lacks still falls back, and complaints are triaged before any of this.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rasa_sdk import Tracker
+
+from handoff.protocol import Outcome
+from kb.decision import Candidate, Decision
+from kb.retrieval import Retriever
+from nlu.normalize import normalize
+from nlu.topics import detect_topic, residual
+
+# Bigrams two service names may share without the services being siblings.
+_GENERIC = frozenset({"办理", "登记", "许可", "信息", "证明", "开具", "申领", "一件", "件事",
+                      "企业", "个人", "变更", "新增", "审批", "认定", "确认", "管理", "上海"})
+_ORDINAL = re.compile(r"^(?:选|第)?\s*([1-9一二三四五六七八九])\s*(?:个|项|条|号)?$")
+_CHINESE_DIGITS = "一二三四五六七八九"
+SIBLING_LEAD = 1.5  # how much likelier the sibling must be than the service in context
+
+
+@dataclass(frozen=True)
+class Context:
+    item_no: int | None = None  # service of the last answer
+    topic: str | None = None  # topic of the last answer
+    pending: str | None = None  # question awaiting a choice of service
+    offered: tuple[int, ...] = ()  # services offered for it, in button order
+
+    @classmethod
+    def of(cls, tracker: Tracker) -> Context:
+        offered = tracker.get_slot("offered_items") or ""
+        return cls(whole_number(tracker.get_slot("last_item_no")),
+                   tracker.get_slot("last_topic") or None,
+                   tracker.get_slot("pending_question") or None,
+                   tuple(int(part) for part in str(offered).split(",") if part.isdigit()))
+
+
+def whole_number(value: object) -> int | None:
+    """A slot or entity value as a whole number, or None when it is not one."""
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def name_bigrams(name: str) -> set[str]:
+    text = re.sub(r"[^\u4e00-\u9fff]", " ", normalize(name))
+    return {run[i:i + 2] for run in text.split() for i in range(len(run) - 1)} - _GENERIC
+
+
+class Follower:
+    """Decides a message in the light of the conversation's context."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+
+    def decide(self, text: str, context: Context) -> Decision:
+        standalone = self.retriever.decision(text)
+        if context.pending and context.offered:
+            asked = detect_topic(context.pending)
+            if standalone.outcome == Outcome.ANSWERED and standalone.item_no is not None:
+                if asked and detect_topic(text) is None:  # names a service, asks nothing new
+                    return self.within(standalone.item_no, asked, context.pending)
+                if standalone.item_no not in context.offered:
+                    return standalone  # a new question instead of a choice
+            chosen = self.choice(text, context.offered)
+            if chosen is not None:
+                return self.within(chosen, asked, context.pending)
+        if context.item_no is None:
+            return standalone
+        topic, rest = detect_topic(text), residual(text)
+        if not rest:  # only a topic's words: about the service in context
+            return self.within(context.item_no, topic, text) if topic else standalone
+        if standalone.outcome == Outcome.ANSWERED and standalone.item_no != context.item_no:
+            return standalone  # a full new question
+        sibling = self.sibling(text, context.item_no)
+        if sibling is not None:
+            return self.within(sibling, topic or context.topic, text)
+        if standalone.outcome == Outcome.ANSWERED or standalone.other_service:
+            return standalone
+        restricted = self.retriever.decision(text, item_no=context.item_no)
+        support = self.retriever.thresholds.support
+        if restricted.outcome == Outcome.ANSWERED and restricted.candidates[0].score >= support:
+            return restricted
+        return standalone
+
+    def within(self, item_no: int, topic: str | None, question: str) -> Decision:
+        """The answer for a service fixed by context: its entry on the topic, else its entry
+        closest to the question."""
+        entry = self.retriever.entry_on(item_no, topic) if topic else None
+        if entry is None:
+            return self.retriever.decision(question, item_no=item_no)
+        return Decision(Outcome.ANSWERED, entry=entry, score=1.0,
+                        candidates=[Candidate(item_no, entry.entry_id, entry.question, 1.0)])
+
+    def relatives(self, item_no: int) -> set[int]:
+        """Services whose names share a telling word with this one's (签注 / 新办 / 登记 of
+        居住证, 租房 / 退休 提取公积金, 专票 / 普票)."""
+        items = self.retriever.kb.items()
+        if item_no not in items:
+            return set()
+        own = name_bigrams(items[item_no].name)
+        return {other for other, item in items.items()
+                if other != item_no and own & name_bigrams(item.name)}
+
+    def sibling(self, text: str, item_no: int) -> int | None:
+        """A relative of the service in context that the message names instead of it."""
+        relatives = self.relatives(item_no)
+        if not relatives:
+            return None
+        odds = {g.item_no: g.probability for g in self.retriever.guesses(text)
+                if g.item_no in relatives | {item_no}}
+        best = max(relatives, key=lambda item: odds.get(item, 0.0))
+        if odds.get(best, 0.0) > SIBLING_LEAD * odds.get(item_no, 0.0):
+            return best
+        return None
+
+    def choice(self, text: str, offered: tuple[int, ...]) -> int | None:
+        """Which offered service a reply to the clarifying question picks: by number
+        ("1", "第一个"), by name, or by a refinement ("租房的")."""
+        folded = normalize(text).strip()
+        ordinal = _ORDINAL.match(folded)
+        if ordinal:
+            digit = ordinal.group(1)
+            position = int(digit) if digit.isdigit() else _CHINESE_DIGITS.index(digit) + 1
+            return offered[position - 1] if position <= len(offered) else None
+        if folded in ("最后一个", "最后那个"):
+            return offered[-1]
+        items = self.retriever.kb.items()
+        named = [item for item in offered if item in items and folded
+                 and (folded in items[item].name or items[item].name in folded)]
+        if len(named) == 1:
+            return named[0]
+        odds = {g.item_no: g.probability for g in self.retriever.guesses(text)
+                if g.item_no in offered}
+        ranked = sorted(offered, key=lambda item: -odds.get(item, 0.0))
+        if len(ranked) == 1 or odds.get(ranked[0], 0.0) > SIBLING_LEAD * odds.get(ranked[1], 0.0):
+            return ranked[0]
+        return None

@@ -54,10 +54,9 @@ class ActionAnswerQuestion(Action):
                 return []
             if is_legal_matter(question):
                 # The intent model can mistake "投诉办居住证的窗口" for a service question.
-                self.services.turns.record(tracker.sender_id, question, Outcome.OUT_OF_SCOPE)
-                dispatcher.utter_message(response="utter_out_of_scope_legal")
-                return [SlotSet("pending_question", None), SlotSet("offered_items", None)]
-            decision = self.follower.decide(question, context)
+                decision = Decision(Outcome.OUT_OF_SCOPE)
+            else:
+                decision = self.follower.decide(question, context)
         log.info("%s → %s %.3f", mask_personal_data(question)[:80], decision.outcome,
                  decision.score)
         entry = decision.entry
@@ -65,6 +64,9 @@ class ActionAnswerQuestion(Action):
                                    entry.item_no if entry else None,
                                    entry.entry_id if entry else None,
                                    entry.topic if entry else None)
+        if decision.outcome == Outcome.OUT_OF_SCOPE:
+            dispatcher.utter_message(response="utter_out_of_scope_legal")
+            return [SlotSet("pending_question", None), SlotSet("offered_items", None)]
         if decision.outcome == Outcome.ANSWERED:
             return self._answer(dispatcher, decision, question)
         if decision.outcome == Outcome.CLARIFY:

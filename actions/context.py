@@ -66,29 +66,48 @@ class Follower:
 
     def decide(self, text: str, context: Context) -> Decision:
         standalone = self.retriever.decision(text)
+        if standalone.outcome == Outcome.OUT_OF_SCOPE:
+            return standalone  # a complaint stays a complaint, whatever came before
         if context.pending and context.offered:
-            asked = detect_topic(context.pending)
-            if standalone.outcome == Outcome.ANSWERED and standalone.item_no is not None:
-                if asked and detect_topic(text) is None:  # names a service, asks nothing new
-                    return self.within(standalone.item_no, asked, context.pending)
-                if standalone.item_no not in context.offered:
-                    return standalone  # a new question instead of a choice
-            chosen = self.choice(text, context.offered)
-            if chosen is not None:
-                return self.within(chosen, asked, context.pending)
+            picked = self.pick(text, standalone, context)
+            if picked is not None:
+                return picked
         if context.item_no is None:
             return standalone
+        return self.follow(text, standalone, context.item_no, context.topic)
+
+    def pick(self, text: str, standalone: Decision, context: Context) -> Decision | None:
+        """The pending question answered for the service a reply to the clarifying question
+        picks, or None when the reply is a new question."""
+        assert context.pending
+        asked = detect_topic(context.pending)
+        if standalone.outcome == Outcome.ANSWERED and standalone.item_no is not None:
+            if asked and detect_topic(text) is None:  # names a service, asks nothing new
+                return self.within(standalone.item_no, asked, context.pending)
+            if standalone.item_no not in context.offered:
+                return None
+        chosen = self.choice(text, context.offered)
+        return self.within(chosen, asked, context.pending) if chosen is not None else None
+
+    def follow(self, text: str, standalone: Decision, item_no: int, last_topic: str | None
+               ) -> Decision:
+        """A message after an answer about `item_no`."""
         topic, rest = detect_topic(text), residual(text)
         if not rest:  # only a topic's words: about the service in context
-            return self.within(context.item_no, topic, text) if topic else standalone
-        if standalone.outcome == Outcome.ANSWERED and standalone.item_no != context.item_no:
-            return standalone  # a full new question
-        sibling = self.sibling(text, context.item_no)
-        if sibling is not None:
-            return self.within(sibling, topic or context.topic, text)
-        if standalone.outcome == Outcome.ANSWERED or standalone.other_service:
-            return standalone
-        restricted = self.retriever.decision(text, item_no=context.item_no)
+            return self.within(item_no, topic, text) if topic else standalone
+        named = standalone.item_no
+        if named is not None and named != item_no and (
+                standalone.score >= self.retriever.thresholds.sure):
+            # A clear new question, or a named sibling ("那居住登记呢"): it keeps the topic.
+            return self.within(named, topic or last_topic, text)
+        sibling, odds = self.sibling(text, item_no)
+        if sibling is not None and not (standalone.other_service and standalone.score > odds):
+            return self.within(sibling, topic or last_topic, text)
+        if standalone.other_service:
+            return standalone  # about a service the base lacks: context does not force it
+        if topic or last_topic:  # a refinement of the same service ("付房租那种")
+            return self.within(item_no, topic or last_topic, text)
+        restricted = self.retriever.decision(text, item_no=item_no)
         support = self.retriever.thresholds.support
         if restricted.outcome == Outcome.ANSWERED and restricted.candidates[0].score >= support:
             return restricted
@@ -113,17 +132,18 @@ class Follower:
         return {other for other, item in items.items()
                 if other != item_no and own & name_bigrams(item.name)}
 
-    def sibling(self, text: str, item_no: int) -> int | None:
-        """A relative of the service in context that the message names instead of it."""
+    def sibling(self, text: str, item_no: int) -> tuple[int | None, float]:
+        """A relative of the service in context that the message names instead of it, and
+        how likely the classifier finds it."""
         relatives = self.relatives(item_no)
         if not relatives:
-            return None
+            return None, 0.0
         odds = {g.item_no: g.probability for g in self.retriever.guesses(text)
                 if g.item_no in relatives | {item_no}}
         best = max(relatives, key=lambda item: odds.get(item, 0.0))
         if odds.get(best, 0.0) > SIBLING_LEAD * odds.get(item_no, 0.0):
-            return best
-        return None
+            return best, odds[best]
+        return None, 0.0
 
     def choice(self, text: str, offered: tuple[int, ...]) -> int | None:
         """Which offered service a reply to the clarifying question picks: by number
@@ -137,10 +157,13 @@ class Follower:
         if folded in ("最后一个", "最后那个"):
             return offered[-1]
         items = self.retriever.kb.items()
-        named = [item for item in offered if item in items and folded
-                 and (folded in items[item].name or items[item].name in folded)]
-        if len(named) == 1:
-            return named[0]
+        # The name's words the reply repeats ("小学的" → 教师资格认定（初中、小学、幼儿园）).
+        words = name_bigrams(residual(text) or folded)
+        overlap = {item: len(words & name_bigrams(items[item].name))
+                   for item in offered if item in items}
+        best = sorted(overlap, key=lambda item: -overlap[item])
+        if best and overlap[best[0]] and (len(best) == 1 or overlap[best[0]] > overlap[best[1]]):
+            return best[0]
         odds = {g.item_no: g.probability for g in self.retriever.guesses(text)
                 if g.item_no in offered}
         ranked = sorted(offered, key=lambda item: -odds.get(item, 0.0))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handoff.protocol import Outcome
+from kb.store import KnowledgeBase
 from xiaoshen.client import ChatClient, Reply
 
 MAIN_TOPICS = ("conditions", "materials", "steps", "time_limit", "fees", "location")
@@ -50,15 +51,16 @@ class Tally:
         return f"{self.good[key] / total:.1%} ({self.good[key]}/{total})" if total else "—"
 
 
-def tap_text(reply: Reply, item_no: int, typed: bool) -> str | None:
-    """What a person sends to pick `item_no` from the reply's buttons."""
+def tap_text(reply: Reply, item_no: int, typed: bool, names: dict[int, str]) -> str:
+    """What a person sends to pick `item_no`: its button (tapped, or its number typed), or,
+    when the bot offered no such button, the service's name."""
     for number, button in enumerate(reply.buttons, start=1):
         if f'"item_no": "{item_no}"' in button["payload"]:
             return str(number) if typed else button["payload"]
-    return None
+    return names[item_no]
 
 
-def run_conversation(rasa_url: str, turns: list[dict], context: bool
+def run_conversation(rasa_url: str, turns: list[dict], context: bool, names: dict[int, str]
                      ) -> list[tuple[Outcome, int | None, str | None]]:
     """(outcome, item_no, entry_id) per turn; without context each turn starts afresh."""
     client = ChatClient(rasa_url)
@@ -70,8 +72,8 @@ def run_conversation(rasa_url: str, turns: list[dict], context: bool
                 client.new_conversation()
             text = turn["text"]
             if turn.get("tap_item_no") is not None:
-                text = tap_text(previous, turn["tap_item_no"], typed=number % 2 == 1) or text
-            previous = client.send(text or "?")
+                text = tap_text(previous, turn["tap_item_no"], number % 2 == 1, names)
+            previous = client.send(text)
             results.append((previous.outcome, previous.item_no, previous.payload.entry_id))
     finally:
         client.close()
@@ -88,11 +90,14 @@ def turn_success(turn: dict, outcome: Outcome, item_no: int | None,
     return service, service and topic == turn["topic"]
 
 
-def score_conversations(rasa_url: str, conversations: list[dict], topics: dict[str, str],
+def score_conversations(rasa_url: str, conversations: list[dict], kb: KnowledgeBase,
                         context: bool, workers: int = 4) -> tuple[Tally, Tally]:
     """(service, service and topic) tallies of the follow-up turns, by kind and overall."""
+    names = {item_no: item.name for item_no, item in kb.items().items()}
+    topics = {entry.entry_id: entry.topic for entry in kb.entries()}
+
     def one(conversation: dict) -> list:
-        return run_conversation(rasa_url, conversation["turns"], context)
+        return run_conversation(rasa_url, conversation["turns"], context, names)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes = list(pool.map(one, conversations))
@@ -138,10 +143,10 @@ def format_tallies(title: str, columns: dict[str, Tally], keys: Iterable[str]) -
 
 
 def run_dialogues(rasa_url: str, conversations_path: Path, letters_path: Path,
-                  topics: dict[str, str]) -> None:
+                  kb: KnowledgeBase) -> None:
     conversations = read_jsonl(conversations_path)
-    with_context = score_conversations(rasa_url, conversations, topics, context=True)
-    without = score_conversations(rasa_url, conversations, topics, context=False)
+    with_context = score_conversations(rasa_url, conversations, kb, context=True)
+    without = score_conversations(rasa_url, conversations, kb, context=False)
     kinds = ["all follow-ups", *sorted({t["kind"] for c in conversations for t in c["turns"]}
                                        - {"first"})]
     print(f"\nfollow-up turns: {with_context[0].total['all follow-ups']} in "

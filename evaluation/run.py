@@ -47,5 +47,4 @@ def run_evaluation(settings: Settings, devset: Path, baselines: bool,
     for case, (_, item_no) in scores[0].wrong_confident:
         print(f"  [{case.category}] expected {case.item_no}, answered {item_no}: {case.text}")
     if dialogues:
-        topics = {entry.entry_id: entry.topic for entry in open_kb(settings).entries()}
-        run_dialogues(settings.url("rasa"), *dialogues, topics)
+        run_dialogues(settings.url("rasa"), *dialogues, open_kb(settings))

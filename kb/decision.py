@@ -21,6 +21,10 @@ if TYPE_CHECKING:  # settings import the thresholds: keep them free of the model
     from kb.store import Entry
 
 
+# The classifier's class of complaints, reports and disputes: out of scope, not a service.
+COMPLAINT_CLASS = "投诉、举报、纠纷与申诉（12345等原渠道）"
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Where the evidence turns into a decision (tuned with `xiaoshen eval --tune`)."""
@@ -95,6 +99,8 @@ def decide(
     top = guesses[0] if guesses else None
     # Named only when clearly about it: gibberish is nobody's service.
     other = top.name if top and top.item_no is None and top.probability >= limits.margin else None
+    if other == COMPLAINT_CLASS:
+        return Decision(Outcome.OUT_OF_SCOPE, score=top.probability)
     if top is None or not backed or other:
         return Decision(Outcome.FALLBACK, score=top.probability if top else 0.0,
                         other_service=other)

@@ -21,11 +21,13 @@ import numpy as np
 
 from kb import clock
 from kb.classifier import ServiceClassifier
+from kb.decision import COMPLAINT_CLASS
 from kb.embedder import Embedder
 from kb.index import EmbeddingCache, HybridIndex, questions_of
 from kb.store import Entry, Item, KnowledgeBase, OtherService
+from nlu.legal import complaint_examples
 
-FORMAT = 2  # bumped whenever what is saved changes, so an older snapshot gets rebuilt
+FORMAT = 3  # bumped whenever what is saved changes, so an older snapshot gets rebuilt
 CLASSIFIER_FILE = "services.joblib"
 
 
@@ -47,13 +49,16 @@ class Snapshot:
 
 def classifier_examples(items: dict[int, Item], others: Sequence[OtherService]
                         ) -> tuple[list[tuple[str, int]], dict[int, str]]:
-    """Besides the entries' questions, the classifier learns each service's name and the
-    services the base lacks (negative labels), and the names of all its classes."""
+    """Besides the entries' questions, the classifier learns each service's name, the
+    services the base lacks and complaints (negative labels), and the names of its classes."""
     names = {item.item_no: item.name for item in items.values()}
     extra = [(item.name, item.item_no) for item in items.values()]
     for number, other in enumerate(others, start=1):
         names[-number] = other.name
         extra += [(text, -number) for text in (other.name, *other.questions)]
+    complaint_label = -(len(others) + 1)
+    names[complaint_label] = COMPLAINT_CLASS
+    extra += [(text, complaint_label) for text in complaint_examples()]
     return extra, names
 
 
@@ -141,7 +146,8 @@ class LiveSnapshot:
 
     def _load_or_build(self, key: tuple[int, str]) -> Snapshot:
         revision, day = key
-        manifest = {"revision": revision, "built_on": day, "embedder": self.embedder_name}
+        manifest = {"revision": revision, "built_on": day, "embedder": self.embedder_name,
+                    "complaints": len(complaint_examples())}
         saved = read_manifest(self.directory)
         if saved.get("format") == FORMAT and all(saved.get(k) == v for k, v in manifest.items()):
             return load(self.directory, self.kb.live_entries(date.fromisoformat(day)))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from rasa_sdk import Tracker
 
 from handoff.protocol import Outcome
-from kb.decision import Candidate, Decision
+from kb.decision import Candidate, Decision, decide
 from kb.retrieval import Retriever
 from nlu.normalize import normalize
 from nlu.topics import detect_topic, residual
@@ -27,6 +27,7 @@ _GENERIC = frozenset({"办理", "登记", "许可", "信息", "证明", "开具"
 _ORDINAL = re.compile(r"^(?:选|第)?\s*([1-9一二三四五六七八九])\s*(?:个|项|条|号)?$")
 _CHINESE_DIGITS = "一二三四五六七八九"
 SIBLING_LEAD = 1.5  # how much likelier the sibling must be than the service in context
+SIBLING_FLOOR = 0.1  # and how likely at least
 
 
 @dataclass(frozen=True)
@@ -91,25 +92,31 @@ class Follower:
 
     def follow(self, text: str, standalone: Decision, item_no: int, last_topic: str | None
                ) -> Decision:
-        """A message after an answer about `item_no`."""
+        """A message after an answer about `item_no`: the words beyond the topic's decide
+        whether it still is about that service."""
         topic, rest = detect_topic(text), residual(text)
         if not rest:  # only a topic's words: about the service in context
             return self.within(item_no, topic, text) if topic else standalone
-        named = standalone.item_no
-        if named is not None and named != item_no and (
-                standalone.score >= self.retriever.thresholds.sure):
-            # A clear new question, or a named sibling ("那居住登记呢"): it keeps the topic.
-            return self.within(named, topic or last_topic, text)
-        sibling, odds = self.sibling(text, item_no)
-        if sibling is not None and not (standalone.other_service and standalone.score > odds):
-            return self.within(sibling, topic or last_topic, text)
-        if standalone.other_service:
-            return standalone  # about a service the base lacks: context does not force it
-        if topic or last_topic:  # a refinement of the same service ("付房租那种")
-            return self.within(item_no, topic or last_topic, text)
+        asked = topic or last_topic
+        guesses = self.retriever.guesses(rest)
+        top = guesses[0]
+        odds = {g.item_no: g.probability for g in guesses if g.item_no is not None}
+        sibling = self.sibling(odds, item_no)
+        if sibling is not None and odds[sibling] >= top.probability / 2:
+            return self.within(sibling, asked, text)  # "那退休的呢" after 租房提取公积金
+        limits = self.retriever.thresholds
+        if top.item_no is None and top.probability >= limits.margin:
+            # The extra words are about a service the base lacks, or a complaint.
+            return standalone if standalone.outcome != Outcome.ANSWERED else decide(
+                [], guesses, limits)
+        if (top.item_no not in (None, item_no) and top.probability >= limits.sure
+                and standalone.item_no == top.item_no):
+            return self.within(top.item_no, asked, text)  # a new question
+        if asked:  # a refinement of the same service ("付房租那种", "要带租房合同吗")
+            return self.within(item_no, asked, text)
         restricted = self.retriever.decision(text, item_no=item_no)
-        support = self.retriever.thresholds.support
-        if restricted.outcome == Outcome.ANSWERED and restricted.candidates[0].score >= support:
+        if (restricted.outcome == Outcome.ANSWERED
+                and restricted.candidates[0].score >= limits.support):
             return restricted
         return standalone
 
@@ -132,18 +139,17 @@ class Follower:
         return {other for other, item in items.items()
                 if other != item_no and own & name_bigrams(item.name)}
 
-    def sibling(self, text: str, item_no: int) -> tuple[int | None, float]:
-        """A relative of the service in context that the message names instead of it, and
-        how likely the classifier finds it."""
+    def sibling(self, odds: dict[int, float], item_no: int) -> int | None:
+        """The relative of the service in context that the classifier finds likelier than
+        it (`odds`: covered services' probabilities for the message's extra words)."""
         relatives = self.relatives(item_no)
         if not relatives:
-            return None, 0.0
-        odds = {g.item_no: g.probability for g in self.retriever.guesses(text)
-                if g.item_no in relatives | {item_no}}
+            return None
         best = max(relatives, key=lambda item: odds.get(item, 0.0))
-        if odds.get(best, 0.0) > SIBLING_LEAD * odds.get(item_no, 0.0):
-            return best, odds[best]
-        return None, 0.0
+        chance = odds.get(best, 0.0)
+        if chance >= SIBLING_FLOOR and chance > SIBLING_LEAD * odds.get(item_no, 0.0):
+            return best
+        return None
 
     def choice(self, text: str, offered: tuple[int, ...]) -> int | None:
         """Which offered service a reply to the clarifying question picks: by number

@@ -101,16 +101,17 @@ class Follower:
         guesses = self.retriever.guesses(rest)
         top = guesses[0]
         odds = {g.item_no: g.probability for g in guesses if g.item_no is not None}
-        sibling = self.sibling(odds, item_no)
-        if sibling is not None and odds[sibling] >= top.probability / 2:
+        sibling = self.named_relative(text, item_no) or self.sibling(odds, item_no)
+        if sibling is not None:
             return self.within(sibling, asked, text)  # "那退休的呢" after 租房提取公积金
         limits = self.retriever.thresholds
         if top.item_no is None and top.probability >= limits.margin:
             # The extra words are about a service the base lacks, or a complaint.
             return standalone if standalone.outcome != Outcome.ANSWERED else decide(
                 [], guesses, limits)
-        if (top.item_no not in (None, item_no) and top.probability >= limits.sure
-                and standalone.item_no == top.item_no):
+        if top.item_no not in (None, item_no) and (
+                top.probability >= limits.sure
+                or (standalone.item_no == top.item_no and top.probability >= limits.margin)):
             return self.within(top.item_no, asked, text)  # a new question
         if asked:  # a refinement of the same service ("付房租那种", "要带租房合同吗")
             return self.within(item_no, asked, text)
@@ -138,6 +139,14 @@ class Follower:
         own = name_bigrams(items[item_no].name)
         return {other for other, item in items.items()
                 if other != item_no and own & name_bigrams(item.name)}
+
+    def named_relative(self, text: str, item_no: int) -> int | None:
+        """The one relative whose name's own words the message repeats ("新办呢", "初中的呢")."""
+        items = self.retriever.kb.items()
+        words = name_bigrams(text) - name_bigrams(items[item_no].name)
+        named = [other for other in self.relatives(item_no)
+                 if words & name_bigrams(items[other].name)]
+        return named[0] if len(named) == 1 else None
 
     def sibling(self, odds: dict[int, float], item_no: int) -> int | None:
         """The relative of the service in context that the classifier finds likelier than

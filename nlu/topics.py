@@ -34,10 +34,15 @@ def topics() -> tuple[str, ...]:
     return (*(topic for topic, _ in cues()), OTHER)
 
 
+_HOW = re.compile(r"怎么|如何|咋|怎样")
+
+
 def detect_topic(text: str) -> str | None:
-    """The first topic one of whose cues the text contains, or None."""
+    """The first topic one of whose cues the text contains; else "steps" for any other how
+    ("怎么开", "如何申报"); else None."""
     folded = normalize(text).lower()
-    return next((topic for topic, words in cues() if any(w in folded for w in words)), None)
+    found = next((topic for topic, words in cues() if any(w in folded for w in words)), None)
+    return found or ("steps" if _HOW.search(folded) else None)
 
 
 def residual(text: str) -> str:

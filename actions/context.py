@@ -66,6 +66,10 @@ class Follower:
         self.retriever = retriever
 
     def decide(self, text: str, context: Context) -> Decision:
+        if context.pending and context.offered:
+            numbered = self.numbered(text, context.offered)
+            if numbered is not None:  # "2", "第一个": certainly a choice
+                return self.within(numbered, detect_topic(context.pending), context.pending)
         standalone = self.retriever.decision(text)
         if standalone.outcome == Outcome.OUT_OF_SCOPE:
             return standalone  # a complaint stays a complaint, whatever came before
@@ -160,17 +164,26 @@ class Follower:
             return best
         return None
 
+    @staticmethod
+    def numbered(text: str, offered: tuple[int, ...]) -> int | None:
+        """The offered service a reply picks by its number ("1", "第一个", "最后一个")."""
+        folded = normalize(text).strip()
+        if folded in ("最后一个", "最后那个"):
+            return offered[-1]
+        ordinal = _ORDINAL.match(folded)
+        if not ordinal:
+            return None
+        digit = ordinal.group(1)
+        position = int(digit) if digit.isdigit() else _CHINESE_DIGITS.index(digit) + 1
+        return offered[position - 1] if position <= len(offered) else None
+
     def choice(self, text: str, offered: tuple[int, ...]) -> int | None:
         """Which offered service a reply to the clarifying question picks: by number
         ("1", "第一个"), by name, or by a refinement ("租房的")."""
+        numbered = self.numbered(text, offered)
+        if numbered is not None:
+            return numbered
         folded = normalize(text).strip()
-        ordinal = _ORDINAL.match(folded)
-        if ordinal:
-            digit = ordinal.group(1)
-            position = int(digit) if digit.isdigit() else _CHINESE_DIGITS.index(digit) + 1
-            return offered[position - 1] if position <= len(offered) else None
-        if folded in ("最后一个", "最后那个"):
-            return offered[-1]
         items = self.retriever.kb.items()
         # The name's words the reply repeats ("小学的" → 教师资格认定（初中、小学、幼儿园）).
         words = name_bigrams(residual(text) or folded)

@@ -34,6 +34,7 @@ class Thresholds:
     margin: float = 0.4  # probability lead of the best service over the next one
     retrieval_lead: float = 0.08  # the service's lead in retrieval, unless ...
     sure: float = 0.9  # ... the classifier is at least this sure
+    plausible: float = 0.2  # probability the offered services need in all to be offered
     max_choices: int = 3
 
 
@@ -116,6 +117,10 @@ def decide(
             return Decision(Outcome.ANSWERED, score=top.probability,
                             candidates=[chosen, *others])
     choices = backed[: limits.max_choices]
+    if sum(g.probability for g in choices) < limits.plausible:
+        # Words in common, but the question is hardly about any of them (拆迁规划 beside
+        # 居住登记): buttons of unrelated services would only mislead.
+        return Decision(Outcome.FALLBACK, score=top.probability)
     return Decision(Outcome.CLARIFY, score=top.probability,
                     candidates=[best_entry[g.item_no] for g in choices])
 

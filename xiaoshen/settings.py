@@ -83,6 +83,7 @@ SETTINGS = (
     _threshold("margin", "probability lead of the best service needed to answer"),
     _threshold("retrieval_lead", "fused-score lead of that service needed to answer ..."),
     _threshold("sure", "... unless the service classifier is at least this sure"),
+    _threshold("plausible", "probability the offered services need in all to be offered"),
 )
 _THRESHOLD_NAMES = {f.name for f in fields(Thresholds)}
 

@@ -101,7 +101,7 @@ class ActionAnswerQuestion(Action):
         payload = ReplyPayload.of(Outcome.CLARIFY, score=decision.score,
                                   candidates=decision.candidates)
         dispatcher.utter_message(
-            response="utter_clarify",
+            response="utter_clarify" if buttons else "utter_ask_service",
             buttons=[*buttons, {**HUMAN_BUTTON, "title": "都不是，转人工"}],
             json_message=payload.as_dict(),
         )

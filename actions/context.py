@@ -73,13 +73,17 @@ class Follower:
         standalone = self.retriever.decision(text)
         if standalone.outcome == Outcome.OUT_OF_SCOPE:
             return standalone  # a complaint stays a complaint, whatever came before
-        if context.pending and context.offered:
+        if context.pending:
             picked = self.pick(text, standalone, context)
             if picked is not None:
                 return picked
-        if context.item_no is None:
-            return standalone
-        return self.follow(text, standalone, context.item_no, context.topic)
+        if context.item_no is not None:
+            return self.follow(text, standalone, context.item_no, context.topic)
+        if (standalone.outcome == Outcome.FALLBACK and not standalone.other_service
+                and detect_topic(text) and not residual(text)):
+            # "需要带什么材料" out of the blue: ask which service, and keep the question.
+            return Decision(Outcome.CLARIFY, score=standalone.score)
+        return standalone
 
     def pick(self, text: str, standalone: Decision, context: Context) -> Decision | None:
         """The pending question answered for the service a reply to the clarifying question
@@ -91,7 +95,7 @@ class Follower:
                 return self.within(standalone.item_no, asked, context.pending)
             if standalone.item_no not in context.offered:
                 return None
-        chosen = self.choice(text, context.offered)
+        chosen = self.choice(text, context.offered) if context.offered else None
         return self.within(chosen, asked, context.pending) if chosen is not None else None
 
     def follow(self, text: str, standalone: Decision, item_no: int, last_topic: str | None

@@ -100,8 +100,9 @@ def decide(
     top = guesses[0] if guesses else None
     # Named only when clearly about it: gibberish is nobody's service.
     other = top.name if top and top.item_no is None and top.probability >= limits.margin else None
-    if other == COMPLAINT_CLASS:
-        return Decision(Outcome.OUT_OF_SCOPE, score=top.probability)
+    if other == COMPLAINT_CLASS:  # only when sure: a question about 拆迁 can sound aggrieved
+        outcome = Outcome.OUT_OF_SCOPE if top.probability >= limits.sure else Outcome.FALLBACK
+        return Decision(outcome, score=top.probability)
     if top is None or not backed or other:
         return Decision(Outcome.FALLBACK, score=top.probability if top else 0.0,
                         other_service=other)

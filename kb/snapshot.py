@@ -56,9 +56,10 @@ def classifier_examples(items: dict[int, Item], others: Sequence[OtherService]
     for number, other in enumerate(others, start=1):
         names[-number] = other.name
         extra += [(text, -number) for text in (other.name, *other.questions)]
-    complaint_label = -(len(others) + 1)
-    names[complaint_label] = COMPLAINT_CLASS
-    extra += [(text, complaint_label) for text in complaint_examples()]
+    if len(items) > 1:  # a one-service base has too few questions to weigh complaints against
+        complaint_label = -(len(others) + 1)
+        names[complaint_label] = COMPLAINT_CLASS
+        extra += [(text, complaint_label) for text in complaint_examples()]
     return extra, names
 
 

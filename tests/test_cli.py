@@ -187,8 +187,24 @@ def test_ask_json_reads_stdin_lines(stack, stack_env) -> None:
     assert set(replies[1]["candidates"][0]) == {"item_no", "entry_id", "title", "score"}
 
 
+def test_ask_conversation_keeps_the_context(stack, stack_env) -> None:
+    result = run("ask", "--conversation", "--json", "公积金付房租怎么提取", "那要带什么材料",
+                 "多久能到账", "那退休的呢", env=stack_env)
+    replies = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["outcome"], r["item_no"]) for r in replies] == [("answered", 15)] * 3 + [
+        ("answered", 16)]
+    assert [r["entry_id"].split("-", 1)[1] for r in replies[1:]] == [
+        "materials", "time_limit", "time_limit"]
+
+
+def test_ask_without_conversation_starts_afresh_each_time(stack, stack_env) -> None:
+    result = run("ask", "--json", "公积金付房租怎么提取", "那要带什么材料", env=stack_env)
+    second = json.loads(result.output.splitlines()[1])
+    assert second["outcome"] != "answered"
+
+
 def test_chat_numbers_pick_quick_replies(stack, stack_env) -> None:
-    result = run("chat", env=stack_env, stdin="需要带什么材料\n1\n/quit\n")
+    result = run("chat", env=stack_env, stdin="代开发票要什么材料\n1\n/quit\n")
     assert result.exit_code == 0
     replies = [line for line in result.output.splitlines() if "小申: " in line]
     assert "哪项业务" in replies[0]

@@ -37,7 +37,7 @@ def test_service_question_gets_the_official_wording(stack, seed_retriever) -> No
 
 def test_clarify_then_pick_a_service(stack) -> None:
     client = ChatClient(stack)
-    reply = client.send("需要带什么材料")
+    reply = client.send("代开发票要什么材料")
     assert reply.outcome == "clarify"
     picks = [b for b in reply.buttons if b["payload"].startswith("/choose_service")]
     assert len(picks) >= 2

@@ -33,12 +33,17 @@ def test_a_clear_question_gets_the_entry_wording(services, dispatcher, tracker, 
     assert message["text"] == services.kb.get("03-materials").answer
     reply = payload(message)
     assert (reply.outcome, reply.item_no, reply.entry_id) == (Outcome.ANSWERED, 3, "03-materials")
-    assert slots(events) == {"last_item_no": "3", "pending_question": None,
+    assert slots(events) == {"last_item_no": "3", "last_topic": "materials",
+                             "pending_question": None, "offered_items": None,
                              "offered_human": False, "item_no": None}
+    assert [b["title"] for b in message["buttons"]] == ["已解决", "没解决"]
+    [turn] = services.turns.of_conversation("test-test_a_clear_question_gets_the_entry_wording")
+    assert (turn["outcome"], turn["item_no"], turn["entry_id"], turn["topic"]) == (
+        "answered", 3, "03-materials", "materials")
 
 
 def test_an_unclear_question_asks_which_service(services, dispatcher, tracker, domain) -> None:
-    events = ActionAnswerQuestion(services).run(dispatcher, tracker("需要带什么材料"), domain)
+    events = ActionAnswerQuestion(services).run(dispatcher, tracker("代开发票要什么材料"), domain)
     [message] = dispatcher.messages
     assert message["response"] == "utter_clarify"
     assert payload(message).outcome == Outcome.CLARIFY
@@ -46,13 +51,25 @@ def test_an_unclear_question_asks_which_service(services, dispatcher, tracker, d
     assert len(picks) >= 2 and human["payload"] == "/request_human"
     names = {item.name for item in services.kb.items().values()}
     assert all(button["title"] in names for button in picks)
+    assert slots(events)["pending_question"] == "代开发票要什么材料"
+    offered = [json.loads(b["payload"].removeprefix("/choose_service"))["item_no"] for b in picks]
+    assert slots(events)["offered_items"] == ",".join(offered)
+
+
+def test_a_bare_topic_asks_for_the_service_without_buttons(services, dispatcher, tracker,
+                                                          domain) -> None:
+    events = ActionAnswerQuestion(services).run(dispatcher, tracker("需要带什么材料"), domain)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_service"
+    assert payload(message).outcome == Outcome.CLARIFY
+    assert [b["payload"] for b in message["buttons"]] == ["/request_human"]
     assert slots(events)["pending_question"] == "需要带什么材料"
 
 
 def test_the_picked_service_answers_the_pending_question(services, dispatcher, tracker,
                                                          domain) -> None:
     picked = tracker('/choose_service{"item_no": "22"}', intent="choose_service",
-                     slots={"pending_question": "需要带什么材料"},
+                     slots={"pending_question": "需要带什么材料", "offered_items": "22,25"},
                      entities=[{"entity": "item_no", "value": "22"}])
     ActionAnswerQuestion(services).run(dispatcher, picked, domain)
     reply = payload(dispatcher.messages[0])
@@ -138,7 +155,8 @@ def test_rating_from_text(text, level) -> None:
 
 def test_a_rating_is_stored_with_its_service(services, dispatcher, tracker, domain) -> None:
     conversation = tracker("5分", "rate_answer", {"last_item_no": "3"})
-    ActionRecordRating(services).run(dispatcher, conversation, domain)
+    ActionRecordRating(services, ActionAnswerQuestion(services)).run(dispatcher, conversation,
+                                                                     domain)
     assert dispatcher.messages[0]["response"] == "utter_rating_thanks"
     [row] = services.ratings.of_conversation(conversation.sender_id)
     assert (row["level"], row["item_no"]) == (5, 3)
@@ -147,13 +165,14 @@ def test_a_rating_is_stored_with_its_service(services, dispatcher, tracker, doma
 
 def test_no_level_stores_no_rating(services, dispatcher, tracker, domain) -> None:
     conversation = tracker("嗯嗯", "rate_answer")
-    ActionRecordRating(services).run(dispatcher, conversation, domain)
+    ActionRecordRating(services, ActionAnswerQuestion(services)).run(dispatcher, conversation,
+                                                                     domain)
     assert services.ratings.of_conversation(conversation.sender_id) == []
     assert dispatcher.messages[0]["response"] == "utter_rating_thanks"
 
 
 def test_button_payload_is_valid_json(services, dispatcher, tracker, domain) -> None:
-    ActionAnswerQuestion(services).run(dispatcher, tracker("需要带什么材料"), domain)
+    ActionAnswerQuestion(services).run(dispatcher, tracker("代开发票要什么材料"), domain)
     for button in dispatcher.messages[0]["buttons"][:-1]:
         intent, _, entities = button["payload"].partition("{")
         assert intent == "/choose_service"

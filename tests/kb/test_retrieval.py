@@ -26,7 +26,7 @@ def test_clear_questions_are_answered(seed_retriever, query, item_no, topic) -> 
 
 
 def test_question_without_service_asks_which(seed_retriever) -> None:
-    decision = seed_retriever.decision("需要带什么材料")
+    decision = seed_retriever.decision("代开发票要什么材料")
     assert decision.outcome == "clarify"
     assert len({c.item_no for c in decision.candidates}) >= 2
 

@@ -79,7 +79,7 @@ class ActionAnswerQuestion(Action):
         entry = decision.entry
         assert entry is not None
         payload = ReplyPayload.of(Outcome.ANSWERED, entry.item_no, entry.entry_id,
-                                  decision.score, decision.candidates)
+                                  decision.score, decision.candidates, entry.topic or None)
         dispatcher.utter_message(text=entry.answer, buttons=FEEDBACK_BUTTONS,
                                  json_message=payload.as_dict())
         return [SlotSet("last_item_no", str(entry.item_no)),
@@ -100,11 +100,9 @@ class ActionAnswerQuestion(Action):
         ]
         payload = ReplyPayload.of(Outcome.CLARIFY, score=decision.score,
                                   candidates=decision.candidates)
-        dispatcher.utter_message(
-            response="utter_clarify" if buttons else "utter_ask_service",
-            buttons=[*buttons, {**HUMAN_BUTTON, "title": "都不是，转人工"}],
-            json_message=payload.as_dict(),
-        )
+        human = {**HUMAN_BUTTON, "title": "都不是，转人工"} if buttons else HUMAN_BUTTON
+        dispatcher.utter_message(response="utter_clarify" if buttons else "utter_ask_service",
+                                 buttons=[*buttons, human], json_message=payload.as_dict())
         offered = ",".join(str(c.item_no) for c in decision.candidates)
         return [SlotSet("pending_question", question[:MAX_PENDING_CHARS]),
                 SlotSet("offered_items", offered), SlotSet("item_no", None)]

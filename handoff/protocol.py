@@ -45,16 +45,19 @@ class ReplyPayload:
     entry_id: str | None = None
     score: float | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    topic: str | None = None  # what the answered entry is about (materials, fees, …)
 
     @classmethod
     def of(cls, outcome: Outcome, item_no: int | None = None, entry_id: str | None = None,
-           score: float | None = None, candidates: Iterable[Ranked] = ()) -> ReplyPayload:
+           score: float | None = None, candidates: Iterable[Ranked] = (),
+           topic: str | None = None) -> ReplyPayload:
         return cls(outcome, item_no, entry_id, round(score, 4) if score is not None else None,
-                   [c.as_dict() for c in candidates])
+                   [c.as_dict() for c in candidates], topic)
 
     def as_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome.value, "item_no": self.item_no,
-                "entry_id": self.entry_id, "score": self.score, "candidates": self.candidates}
+                "entry_id": self.entry_id, "topic": self.topic, "score": self.score,
+                "candidates": self.candidates}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReplyPayload:
@@ -72,9 +75,10 @@ class ReplyPayload:
         candidates = data.get("candidates") or []
         if not isinstance(candidates, list) or not all(isinstance(c, dict) for c in candidates):
             raise ProtocolError("candidates must be a list of objects")
-        entry_id = data.get("entry_id")
+        entry_id, topic = data.get("entry_id"), data.get("topic")
         return cls(outcome, item_no, str(entry_id) if entry_id is not None else None,
-                   float(score) if score is not None else None, candidates)
+                   float(score) if score is not None else None, candidates,
+                   str(topic) if topic else None)
 
 
 # -- Rasa's Socket.IO channel protocol (what rasa-webchat speaks) ---------------------------

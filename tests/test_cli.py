@@ -182,7 +182,7 @@ def test_ask_json_reads_stdin_lines(stack, stack_env) -> None:
     replies = [json.loads(line) for line in result.output.splitlines()]
     assert [r["outcome"] for r in replies] == ["chitchat", "answered", "handoff"]
     assert replies[1]["item_no"] == 3
-    keys = {"text", "outcome", "item_no", "entry_id", "score", "candidates"}
+    keys = {"text", "outcome", "item_no", "entry_id", "topic", "score", "candidates"}
     assert all(set(r) == keys for r in replies)
     assert set(replies[1]["candidates"][0]) == {"item_no", "entry_id", "title", "score"}
 
@@ -193,7 +193,7 @@ def test_ask_conversation_keeps_the_context(stack, stack_env) -> None:
     replies = [json.loads(line) for line in result.output.splitlines()]
     assert [(r["outcome"], r["item_no"]) for r in replies] == [("answered", 15)] * 3 + [
         ("answered", 16)]
-    assert [r["entry_id"].split("-", 1)[1] for r in replies[1:]] == [
+    assert [r["topic"] for r in replies[1:]] == [
         "materials", "time_limit", "time_limit"]
 
 

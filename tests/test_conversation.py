@@ -16,8 +16,8 @@ def talk(stack: str, *texts: str):
         client.close()
 
 
-def topic(reply) -> str:
-    return reply.payload.entry_id.split("-", 1)[1]
+def topic(reply) -> str | None:
+    return reply.payload.topic
 
 
 @pytest.mark.parametrize(("follow_up", "expected_topic"), [

@@ -9,8 +9,16 @@ from xiaoshen.client import ChatClient, Reply, StackUnavailable
 QUIT = {"/quit", "/exit", "退出"}
 
 
+TOPIC_NAMES = {"conditions": "办理条件", "materials": "所需材料", "steps": "办理流程",
+               "time_limit": "办理时限", "fees": "收费标准", "location": "办理地点"}
+
+
 def show(reply: Reply) -> None:
     click.secho(f"小申: {reply.text}", fg="green")
+    if reply.item_no is not None:  # the context the next follow-up is read in
+        topic = TOPIC_NAMES.get(reply.payload.topic or "", "常见问题")
+        click.secho(f"  〔当前事项 {reply.item_no} · {topic} · {reply.payload.entry_id}〕",
+                    dim=True)
     for number, button in enumerate(reply.buttons, start=1):
         click.echo(f"  {number}. {button['title']}")
 

@@ -18,10 +18,10 @@ def test_payload_round_trip() -> None:
     payload = ReplyPayload.of(Outcome.ANSWERED, 3, "03-materials", 0.987654,
                               [Candidate(3, "03-materials", "居住证签注要带什么？", 0.91234)])
     data = payload.as_dict()
+    candidate = {"item_no": 3, "entry_id": "03-materials", "title": "居住证签注要带什么？",
+                 "score": 0.9123}
     assert data == {"outcome": "answered", "item_no": 3, "entry_id": "03-materials",
-                    "score": 0.9877, "candidates": [{"item_no": 3, "entry_id": "03-materials",
-                                                     "title": "居住证签注要带什么？",
-                                                     "score": 0.9123}]}
+                    "topic": None, "score": 0.9877, "candidates": [candidate]}
     assert ReplyPayload.from_dict(data) == payload
 
 

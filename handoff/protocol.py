@@ -86,7 +86,37 @@ class ReplyPayload:
 SESSION_REQUEST = "session_request"  # client → server: {session_id?}
 SESSION_CONFIRM = "session_confirm"  # server → client: the session id
 USER_UTTERED = "user_uttered"  # client → server: {message, session_id}
-BOT_UTTERED = "bot_uttered"  # server → client: {text, quick_replies?, attachment?}
+BOT_UTTERED = "bot_uttered"  # server → client: {text, quick_replies?, attachment?, id, sender}
+# Our additions for the help desk (a plain rasa-webchat ignores them).
+SYNC = "sync"  # client → server: {after}: ask for the messages after the last one it has
+HISTORY = "history"  # server → client: {messages}: every message after `after`, in order
+QUEUE_STATUS = "queue_status"  # server → client: {position, expected_wait_seconds}
+CHAT_ENDED = "chat_ended"  # server → client: the seat ended the chat; a rating is asked
+RATE = "rate"  # client → server: {level 1..5, comment?}
+PROTOCOL_ERROR = "protocol_error"  # server → client: {error}: a rejected event, in Chinese
+
+# Seat namespace (/seat): staff, logged in (auth {token}).
+SEAT_NAMESPACE = "/seat"
+CHAT_QUEUED = "chat_queued"  # server → seats: a conversation waits in a department's queue
+CHAT_ASSIGNED = "chat_assigned"  # server → seat: {conversation, history}
+ACCEPT = "accept"  # seat → server: {conversation_id}: take a waiting chat from the queue
+SEAT_MESSAGE = "seat_message"  # seat → server: {conversation_id, text}
+CUSTOMER_MESSAGE = "customer_message"  # server → seat: a message of a chat the seat has
+END_CHAT = "end_chat"  # seat → server: {conversation_id, resolved}
+PRESENCE = "presence"  # seat → server: {status: online | away}
+QUEUES = "queues"  # server → supervisors and seats: waiting chats per department
+
+
+def text_field(data: Any, name: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """A required, non-empty text field of an event from a browser."""
+    if not isinstance(data, dict):
+        raise ProtocolError("the event must be an object")
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ProtocolError(f"{name} must be non-empty text")
+    if len(value) > limit:
+        raise ProtocolError(f"{name} is longer than {limit} characters")
+    return value
 
 
 @dataclass(frozen=True)
@@ -99,11 +129,4 @@ class UserUttered:
         """Check a `user_uttered` event from a browser (anything may arrive)."""
         if not isinstance(data, dict):
             raise ProtocolError("user_uttered must be an object {message, session_id}")
-        message, session_id = data.get("message"), data.get("session_id")
-        if not isinstance(message, str) or not message.strip():
-            raise ProtocolError("message must be non-empty text")
-        if len(message) > MAX_MESSAGE_CHARS:
-            raise ProtocolError(f"message is longer than {MAX_MESSAGE_CHARS} characters")
-        if not isinstance(session_id, str) or not session_id.strip():
-            raise ProtocolError("session_id must be non-empty text")
-        return cls(message, session_id)
+        return cls(text_field(data, "message"), text_field(data, "session_id", 100))

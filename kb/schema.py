@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 3  # 1: tables created ad hoc by each module; 2: declared here; 3: turns
+SCHEMA_VERSION = 4  # 1: ad hoc tables; 2: declared here; 3: turns; 4: the help desk
 
 
 class SchemaTooNew(Exception):
@@ -64,9 +64,39 @@ TABLES: dict[str, Table] = {
         pk="id", not_null=frozenset({"conversation_id", "turn", "outcome", "created_at"}),
         indexes=(("conversation_id", "turn"), ("created_at",)),
     ),
+    # Help-desk staff: seats (agent), knowledge-base maintainers, supervisors.
+    "users": Table(
+        {"name": str, "role": str, "department": str, "password_hash": str,
+         "capacity": int, "created_at": str},
+        pk="name", not_null=frozenset({"role", "password_hash", "created_at"}),
+        defaults={"capacity": 3},
+    ),
+    # Logged-in sessions of staff (the token is stored hashed).
+    "staff_sessions": Table(
+        {"token_hash": str, "user": str, "created_at": str, "expires_at": str},
+        pk="token_hash", not_null=frozenset({"user", "expires_at"}),
+        foreign_keys=(("user", "users", "name"),),
+    ),
+    # Conversations through the gateway: who has them (bot, queue, seat) and their clock.
+    "conversations": Table(
+        {"id": str, "mode": str, "department": str, "item_no": int, "seat": str,
+         "created_at": str, "escalated_at": str, "first_reply_at": str, "ended_at": str,
+         "resolution": str, "transfers": int},
+        pk="id", not_null=frozenset({"mode", "created_at"}),
+        indexes=(("mode", "department"),), defaults={"transfers": 0},
+    ),
+    # Every message of a gateway conversation; the id orders them and lets a client re-sync.
+    "messages": Table(
+        {"id": int, "conversation_id": str, "sender": str, "author": str, "kind": str,
+         "body": str, "extra": str, "created_at": str},
+        pk="id", not_null=frozenset({"conversation_id", "sender", "kind", "created_at"}),
+        foreign_keys=(("conversation_id", "conversations", "id"),),
+        indexes=(("conversation_id", "id"),),
+    ),
     # 5-level satisfaction ratings (好差评) of a conversation.
     "ratings": Table(
-        {"id": int, "conversation_id": str, "level": int, "item_no": int, "created_at": str},
+        {"id": int, "conversation_id": str, "level": int, "item_no": int, "seat": str,
+         "comment": str, "created_at": str},
         pk="id", not_null=frozenset({"conversation_id", "level", "created_at"}),
         indexes=(("conversation_id",),),
     ),

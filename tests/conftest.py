@@ -60,6 +60,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "XIAOSHEN_INDEX_DIR": str(home / "index"),
         "XIAOSHEN_RASA_PORT": str(free_port()),
         "XIAOSHEN_ACTIONS_PORT": str(free_port()),
+        "XIAOSHEN_GATEWAY_PORT": str(free_port()),
     }
 
 

@@ -25,7 +25,8 @@ def run(*args: str, env: dict | None = None, stdin: str | None = None):
 
 @pytest.fixture
 def nothing_running() -> dict[str, str]:
-    return {"XIAOSHEN_RASA_PORT": str(free_port()), "XIAOSHEN_ACTIONS_PORT": str(free_port())}
+    return {"XIAOSHEN_RASA_PORT": str(free_port()), "XIAOSHEN_ACTIONS_PORT": str(free_port()),
+            "XIAOSHEN_GATEWAY_PORT": str(free_port())}
 
 
 @pytest.fixture
@@ -222,3 +223,22 @@ def test_serve_stops_cleanly_on_sigterm(stack_env, nothing_running) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     assert run("status", env=env).exit_code == 1
+
+
+def test_user_add_reads_the_password_from_stdin(base_env) -> None:
+    result = run("user", "add", "wangfang", "--role", "agent", "--department", "市公安局",
+                 env=base_env, stdin="a long passphrase\n")
+    assert (result.exit_code, result.output.strip()) == (0, "added agent wangfang of 市公安局")
+    again = run("user", "add", "wangfang", "--role", "agent", "--department", "市公安局",
+                env=base_env, stdin="a long passphrase\n")
+    assert (again.exit_code, again.stderr.strip()) == (
+        1, "Error: a user named 'wangfang' exists already")
+
+
+@pytest.mark.parametrize(("args", "password", "error"), [
+    (["--role", "agent"], "a long passphrase", "Error: a seat (agent) needs --department"),
+    (["--role", "supervisor"], "short", "Error: the password needs at least 8 characters"),
+])
+def test_user_add_errors(base_env, args, password, error) -> None:
+    result = run("user", "add", "li", *args, env=base_env, stdin=password + "\n")
+    assert (result.exit_code, result.stderr.strip()) == (1, error)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from handoff.staff import StaffError
 from kb.errors import KnowledgeBaseError
 from kb.schema import SchemaTooNew
 from xiaoshen import settings
@@ -18,7 +19,7 @@ from xiaoshen.stack import StackFailed
 
 # What a user can cause or fix: printed as one `Error: …` line, exit code 1, no traceback.
 EXPECTED_ERRORS = (KnowledgeBaseError, SchemaTooNew, SettingsError, StackUnavailable,
-                   StackFailed, OSError)
+                   StackFailed, StaffError, OSError)
 
 
 class XiaoshenGroup(click.Group):
@@ -55,7 +56,8 @@ def serve(config: Settings) -> None:
         with suppress(StackUnavailable):
             ask("你好", config.url("rasa"))  # warms the Rasa model
         click.echo(f"小申已启动 ready: Rasa {config.url('rasa')}, actions "
-                   f"{config.url('actions')}. Talk to it with: .venv/bin/xiaoshen chat")
+                   f"{config.url('actions')}, gateway {config.url('gateway')}. "
+                   "Talk to it with: .venv/bin/xiaoshen chat")
 
     run_services(config, on_ready=ready)
 
@@ -256,6 +258,31 @@ def kb_stats(config: Settings, as_json: bool) -> None:
         return
     for key, value in stats.items():
         click.echo(f"{key}: {value}")
+
+
+# -- help-desk staff -----------------------------------------------------------------------
+
+
+@cli.group(name="user")
+def user_group() -> None:
+    """Help-desk staff accounts: seats, knowledge-base maintainers, supervisors."""
+
+
+@user_group.command(name="add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["agent", "maintainer", "supervisor"]))
+@click.option("--department", default="", help="the seat's department, as in items.csv")
+@click.option("--capacity", default=3, show_default=True, help="concurrent chats of a seat")
+@pass_settings
+def user_add(config: Settings, name: str, role: str, department: str, capacity: int) -> None:
+    """Add a staff account; the password is read from the first line of stdin."""
+    from handoff.staff import StaffDirectory
+    from xiaoshen.app import open_kb
+
+    password = sys.stdin.readline().rstrip("\n")
+    staff = StaffDirectory(open_kb(config)).add(name, role, password, department, capacity)
+    where = f" of {staff.department}" if staff.department else ""
+    click.echo(f"added {staff.role} {staff.name}{where}")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ SETTINGS = (
     Setting("host", "127.0.0.1", "interface the services listen on"),
     Setting("rasa_port", "5005", "port of the Rasa server", _port),
     Setting("actions_port", "5055", "port of the action server", _port),
+    Setting("gateway_port", "5080", "port of the gateway (browsers' Socket.IO and HTTP)", _port),
     _threshold("dense_weight", "share of the dense score in the fused retrieval score"),
     _threshold("support", "fused score an entry needs before its service is offered"),
     _threshold("margin", "probability lead of the best service needed to answer"),
@@ -98,10 +99,11 @@ class Settings:
     host: str
     rasa_port: int
     actions_port: int
+    gateway_port: int
     thresholds: Thresholds
 
     def url(self, service: str) -> str:
-        """Base URL of `service` ("rasa" or "actions")."""
+        """Base URL of `service` ("rasa", "actions" or "gateway")."""
         return f"http://{self.host}:{getattr(self, service + '_port')}"
 
 

@@ -35,6 +35,11 @@ def services(settings: Settings) -> list[Service]:
              "--port", str(settings.actions_port)],
         ),
         Service(
+            "gateway", settings.url("gateway"), "/health",
+            [sys.executable, "-m", "handoff.gateway", "--host", settings.host,
+             "--port", str(settings.gateway_port)],
+        ),
+        Service(
             "rasa", settings.url("rasa"), "/status",
             [settings.rasa_python, "-m", "bot.rasa_server", "run", "--enable-api",
              "--model", str(settings.rasa_model),

@@ -1,0 +1,60 @@
+"""The gateway's client of Rasa: its REST channel for bot turns, and its tracker API to record
+the human part of a conversation, so the bot's history stays whole."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from handoff.protocol import ProtocolError, ReplyPayload
+
+log = logging.getLogger(__name__)
+
+
+class BotUnavailable(Exception):
+    """Rasa did not answer."""
+
+
+class BotClient:
+    def __init__(self, rasa_url: str, timeout: float = 30.0) -> None:
+        self.rasa_url = rasa_url
+        self.http = httpx.AsyncClient(timeout=timeout)
+
+    async def send(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
+        """Rasa's messages for one customer message (text, buttons, custom payload)."""
+        try:
+            response = await self.http.post(f"{self.rasa_url}/webhooks/rest/webhook",
+                                            json={"sender": conversation_id, "message": text})
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise BotUnavailable(f"Rasa did not answer ({error})") from None
+        return response.json()
+
+    async def record(self, conversation_id: str, sender: str, text: str) -> None:
+        """Append a human-mode message to the Rasa tracker (the bot does not reply to it)."""
+        event = {"event": "user" if sender == "customer" else "bot", "text": text,
+                 "timestamp": time.time()}
+        try:
+            response = await self.http.post(
+                f"{self.rasa_url}/conversations/{conversation_id}/tracker/events", json=event)
+            response.raise_for_status()
+        except httpx.HTTPError as error:  # the history is a record, not the conversation
+            log.warning("could not record a %s message in Rasa's tracker: %s", sender, error)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+def payload_of(messages: list[dict[str, Any]]) -> ReplyPayload | None:
+    """The outcome payload among Rasa's messages for one turn."""
+    for message in messages:
+        custom = message.get("custom") or {}
+        if "outcome" in custom:
+            try:
+                return ReplyPayload.from_dict(custom)
+            except ProtocolError as error:
+                log.warning("malformed bot payload: %s", error)
+    return None

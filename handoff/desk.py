@@ -1,0 +1,220 @@
+"""The help desk: relays bot turns, escalates to the department responsible, assigns chats to
+the least-loaded online seat, carries messages between customer and seat, and ends chats.
+
+Transport-free apart from `emit`: the namespaces parse events and call these methods; every
+state change goes to the database first, then out to the rooms (one per conversation on the
+customer side, one per seat and per department on the seat side), which python-socketio's
+manager, Redis included, delivers from whichever process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from handoff.bot import BotClient, BotUnavailable, payload_of
+from handoff.protocol import (
+    BOT_UTTERED,
+    CHAT_ASSIGNED,
+    CHAT_ENDED,
+    CHAT_QUEUED,
+    CUSTOMER_MESSAGE,
+    QUEUE_STATUS,
+    QUEUES,
+    SEAT_NAMESPACE,
+    Outcome,
+    ProtocolError,
+)
+from handoff.staff import Staff, StaffDirectory
+from handoff.store import BOT, HUMAN, QUEUED, ConversationStore, Message
+from kb import clock
+from kb.gaps import PLATFORM_DEPARTMENT
+from kb.ratings import Ratings
+from kb.store import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[..., Awaitable[None]]  # AsyncServer.emit
+SECONDS_PER_CHAT = 120  # a seat's typical time per chat, for the expected wait
+RATING_PROMPT = "本次人工服务已结束，请您对本次服务进行评价（1-5分，5分为非常满意）。"
+BOT_DOWN = "抱歉，小申暂时无法回复，请稍后再试，或发送“转人工”。"
+
+
+def conversation_room(conversation_id: str) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def seat_room(name: str) -> str:
+    return f"seat:{name}"
+
+
+def department_room(department: str) -> str:
+    return f"department:{department}"
+
+
+SUPERVISORS = "supervisors"
+
+
+def customer_event(message: Message) -> dict[str, Any]:
+    """A stored message as Rasa's socket channel sends it (rasa-webchat reads text and
+    quick_replies), with our id, sender and kind added."""
+    event = {"text": message.body, "id": message.id, "sender": message.sender,
+             "author": message.author, "kind": message.kind, "created_at": message.created_at}
+    buttons = message.extra.get("buttons") or []
+    if buttons:
+        event["quick_replies"] = [{"content_type": "text", "title": b["title"],
+                                   "payload": b["payload"]} for b in buttons]
+    if message.extra.get("outcome"):
+        event["outcome"] = message.extra["outcome"]
+    return event
+
+
+class HelpDesk:
+    def __init__(self, kb: KnowledgeBase, bot: BotClient, emit: Emit) -> None:
+        self.kb = kb
+        self.bot = bot
+        self.emit = emit
+        self.store = ConversationStore(kb)
+        self.staff = StaffDirectory(kb)
+        self.ratings = Ratings(kb)
+
+    # -- customers ------------------------------------------------------------------------
+
+    async def from_customer(self, conversation_id: str, text: str) -> None:
+        conversation = self.store.get(conversation_id)
+        message = self.store.add(conversation_id, "customer", text)
+        if conversation["mode"] == BOT:
+            await self._bot_turn(conversation_id, text)
+            return
+        # A human has it, or will: the bot stays silent; Rasa's history still gets the text.
+        await self.bot.record(conversation_id, "customer", text)
+        if conversation["mode"] == HUMAN and conversation["seat"]:
+            await self.emit(CUSTOMER_MESSAGE, message.as_event(),
+                            room=seat_room(conversation["seat"]), namespace=SEAT_NAMESPACE)
+
+    async def _bot_turn(self, conversation_id: str, text: str) -> None:
+        try:
+            replies = await self.bot.send(conversation_id, text)
+        except BotUnavailable as error:
+            log.warning("%s", error)
+            await self._say(conversation_id, "system", BOT_DOWN)
+            return
+        payload = payload_of(replies)
+        for reply in replies:
+            if reply.get("text"):
+                extra = {"buttons": reply.get("buttons") or [],
+                         "outcome": payload.outcome.value if payload else None}
+                await self._say(conversation_id, "bot", reply["text"], extra=extra)
+        if payload and payload.outcome == Outcome.HANDOFF:
+            await self.escalate(conversation_id, payload.item_no)
+
+    async def _say(self, conversation_id: str, sender: str, text: str, author: str = "",
+                   kind: str = "text", extra: dict[str, Any] | None = None) -> Message:
+        message = self.store.add(conversation_id, sender, text, kind, author, extra)
+        await self.emit(BOT_UTTERED, customer_event(message),
+                        room=conversation_room(conversation_id))
+        return message
+
+    async def escalate(self, conversation_id: str, item_no: int | None) -> None:
+        """Queue the conversation for the department responsible for its service."""
+        item = self.kb.item(item_no) if item_no is not None else None
+        department = item.department if item else PLATFORM_DEPARTMENT
+        self.store.escalate(conversation_id, department, item_no)
+        if await self.assign(conversation_id) is None:
+            await self.emit(CHAT_QUEUED, self.store.get(conversation_id),
+                            room=department_room(department), namespace=SEAT_NAMESPACE)
+        await self.announce_queue(department)
+
+    async def announce_queue(self, department: str) -> None:
+        """Tell each waiting customer their place and the expected wait; tell supervisors."""
+        waiting = self.store.queue(department)
+        seats = max(1, len(self.online_seats(department)))
+        for position, conversation in enumerate(waiting, start=1):
+            await self.emit(QUEUE_STATUS, {
+                "position": position, "department": department,
+                "expected_wait_seconds": position * SECONDS_PER_CHAT // seats},
+                room=conversation_room(conversation["id"]))
+        await self.emit(QUEUES, self.queues(), room=SUPERVISORS, namespace=SEAT_NAMESPACE)
+
+    async def rate(self, conversation_id: str, level: int, comment: str = "") -> None:
+        conversation = self.store.get(conversation_id)
+        self.ratings.record(conversation_id, level, conversation["item_no"],
+                            seat=conversation["seat"], comment=comment)
+
+    # -- seats ----------------------------------------------------------------------------
+
+    def online_seats(self, department: str) -> list[Staff]:
+        online = {row["user"] for row in self.kb.db["presence"].rows_where("status = 'online'")}
+        return [seat for seat in self.staff.seats(department) if seat.name in online]
+
+    def set_presence(self, seat: Staff, status: str) -> None:
+        self.kb.db["presence"].upsert({"user": seat.name, "status": status,
+                                       "updated_at": clock.timestamp()}, pk="user")
+
+    async def assign(self, conversation_id: str) -> str | None:
+        """Give the conversation to the least-loaded online seat of its department."""
+        conversation = self.store.get(conversation_id)
+        seats = sorted(self.online_seats(conversation["department"]),
+                       key=lambda seat: self.store.load(seat.name))
+        for seat in seats:
+            if self.store.load(seat.name) < seat.capacity and self.store.claim(conversation_id,
+                                                                                 seat.name):
+                await self._assigned(conversation_id, seat.name)
+                return seat.name
+        return None
+
+    async def fill(self, seat: Staff) -> None:
+        """Hand a seat waiting chats of its department while it has room."""
+        for conversation in self.store.queue(seat.department):
+            if self.store.load(seat.name) >= seat.capacity:
+                break
+            if self.store.claim(conversation["id"], seat.name):
+                await self._assigned(conversation["id"], seat.name)
+        await self.announce_queue(seat.department)
+
+    async def accept(self, seat: Staff, conversation_id: str) -> None:
+        """A seat picks a waiting chat from the queue."""
+        conversation = self.store.get(conversation_id)
+        if conversation["mode"] != QUEUED or conversation["department"] != seat.department:
+            raise ProtocolError("该会话已被接入或不在本部门队列中")
+        if not self.store.claim(conversation_id, seat.name):
+            raise ProtocolError("该会话已被其他坐席接入")
+        await self._assigned(conversation_id, seat.name)
+        await self.announce_queue(seat.department)
+
+    async def _assigned(self, conversation_id: str, seat: str) -> None:
+        history = [m.as_event() for m in self.store.messages(conversation_id)]
+        await self.emit(CHAT_ASSIGNED, {"conversation": self.store.get(conversation_id),
+                                        "history": history},
+                        room=seat_room(seat), namespace=SEAT_NAMESPACE)
+        await self._say(conversation_id, "system", "人工帮办已接入，请问有什么可以帮您？")
+
+    def _own(self, seat: Staff, conversation_id: str) -> dict[str, Any]:
+        conversation = self.store.get(conversation_id)
+        if conversation["mode"] != HUMAN or conversation["seat"] != seat.name:
+            raise ProtocolError("这不是您正在接待的会话")
+        return conversation
+
+    async def from_seat(self, seat: Staff, conversation_id: str, text: str) -> Message:
+        self._own(seat, conversation_id)
+        message = await self._say(conversation_id, "seat", text, author=seat.name)
+        self.store.first_reply(conversation_id)
+        await self.bot.record(conversation_id, "seat", text)
+        return message
+
+    async def end(self, seat: Staff, conversation_id: str, resolved: bool) -> None:
+        """The seat ends the chat: back to the bot, and the customer is asked for a rating."""
+        self._own(seat, conversation_id)
+        self.store.end(conversation_id, "resolved" if resolved else "unresolved")
+        await self._say(conversation_id, "system", RATING_PROMPT)
+        await self.emit(CHAT_ENDED, {"conversation_id": conversation_id},
+                        room=conversation_room(conversation_id))
+        await self.fill(seat)
+
+    def queues(self) -> dict[str, list[dict[str, Any]]]:
+        """Waiting chats per department (what supervisors watch)."""
+        by_department: dict[str, list[dict[str, Any]]] = {}
+        for conversation in self.store.queue():
+            by_department.setdefault(conversation["department"], []).append(conversation)
+        return by_department

@@ -1,0 +1,96 @@
+"""The seat namespace (/seat): staff log in (auth {token}); agents take and answer chats of
+their department, supervisors watch the queues. Every event checks the role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from handoff.desk import SUPERVISORS, HelpDesk, department_room, seat_room
+from handoff.protocol import (
+    PROTOCOL_ERROR,
+    QUEUES,
+    SEAT_NAMESPACE,
+    ProtocolError,
+    text_field,
+)
+from handoff.staff import LoginFailed, Role, Staff
+from handoff.store import UnknownConversation
+
+PRESENCE_STATES = ("online", "away")
+
+
+class SeatNamespace(socketio.AsyncNamespace):
+    def __init__(self, desk: HelpDesk) -> None:
+        super().__init__(SEAT_NAMESPACE)
+        self.desk = desk
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            staff = self.desk.staff.session(token or "")
+        except LoginFailed as error:
+            raise socketio.exceptions.ConnectionRefusedError(f"请先登录（{error}）") from None
+        if staff.role not in (Role.AGENT, Role.SUPERVISOR):
+            raise socketio.exceptions.ConnectionRefusedError("该账号没有坐席权限")
+        await self.save_session(sid, {"staff": staff})
+        await self.enter_room(sid, seat_room(staff.name))
+        if staff.role == Role.SUPERVISOR:
+            await self.enter_room(sid, SUPERVISORS)
+            await self.emit(QUEUES, self.desk.queues(), to=sid)
+            return
+        await self.enter_room(sid, department_room(staff.department))
+        self.desk.set_presence(staff, "online")
+        await self.desk.fill(staff)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        session = await self.get_session(sid)
+        staff = session.get("staff")
+        if staff and staff.role == Role.AGENT:
+            self.desk.set_presence(staff, "offline")
+
+    async def _agent(self, sid: str) -> Staff:
+        staff = (await self.get_session(sid)).get("staff")
+        if staff is None or staff.role != Role.AGENT:
+            raise ProtocolError("只有坐席可以接待会话")
+        return staff
+
+    async def _guarded(self, sid: str, handler: Any, data: Any) -> Any:
+        try:
+            return await handler(sid, data)
+        except (ProtocolError, UnknownConversation) as error:
+            await self.emit(PROTOCOL_ERROR, {"error": str(error)}, to=sid)
+            return {"error": str(error)}
+
+    async def on_accept(self, sid: str, data: Any = None) -> Any:
+        async def accept(sid: str, data: Any) -> dict:
+            await self.desk.accept(await self._agent(sid), text_field(data, "conversation_id"))
+            return {"ok": True}
+        return await self._guarded(sid, accept, data)
+
+    async def on_seat_message(self, sid: str, data: Any = None) -> Any:
+        async def send(sid: str, data: Any) -> dict:
+            message = await self.desk.from_seat(await self._agent(sid),
+                                                text_field(data, "conversation_id"),
+                                                text_field(data, "text"))
+            return {"ok": True, "id": message.id}
+        return await self._guarded(sid, send, data)
+
+    async def on_end_chat(self, sid: str, data: Any = None) -> Any:
+        async def end(sid: str, data: Any) -> dict:
+            await self.desk.end(await self._agent(sid), text_field(data, "conversation_id"),
+                                bool(data.get("resolved")))
+            return {"ok": True}
+        return await self._guarded(sid, end, data)
+
+    async def on_presence(self, sid: str, data: Any = None) -> Any:
+        async def presence(sid: str, data: Any) -> dict:
+            staff, status = await self._agent(sid), text_field(data, "status", 10)
+            if status not in PRESENCE_STATES:
+                raise ProtocolError("状态为 online 或 away")
+            self.desk.set_presence(staff, status)
+            if status == "online":
+                await self.desk.fill(staff)
+            return {"ok": True}
+        return await self._guarded(sid, presence, data)

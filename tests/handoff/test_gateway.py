@@ -1,0 +1,234 @@
+"""The gateway with real python-socketio clients, against the running stack: the customer
+speaks Rasa's socket protocol, escalates, a seat of the responsible department takes the
+chat, they talk, the seat ends it, the customer rates it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+
+from handoff.staff import StaffDirectory
+from kb.store import KnowledgeBase
+
+pytestmark = pytest.mark.stack
+WAIT = 20.0  # seconds an expected event may take (a bot turn on a busy 2-core machine)
+PASSWORD = "correct horse battery"
+
+
+class Peer:
+    """A Socket.IO client that keeps every event it receives, by name."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: dict[str, asyncio.Queue] = {}
+
+        @self.client.on("*", namespace="*")
+        async def keep(event: str, namespace: str, data: Any = None) -> None:
+            self.queue(event).put_nowait(data)
+
+    def queue(self, event: str) -> asyncio.Queue:
+        return self.events.setdefault(event, asyncio.Queue())
+
+    async def next(self, event: str, timeout: float = WAIT) -> Any:
+        return await asyncio.wait_for(self.queue(event).get(), timeout)
+
+    async def until(self, event: str, check, timeout: float = WAIT) -> Any:
+        """The first `event` whose data passes `check`."""
+        async def find() -> Any:
+            while True:
+                data = await self.queue(event).get()
+                if check(data):
+                    return data
+        return await asyncio.wait_for(find(), timeout)
+
+
+async def customer(url: str, session_id: str | None = None) -> tuple[Peer, str]:
+    peer = Peer()
+    await peer.client.connect(url, transports=["websocket"])
+    await peer.client.emit("session_request", {"session_id": session_id})
+    return peer, await peer.next("session_confirm")
+
+
+async def say(peer: Peer, session: str, text: str) -> None:
+    await peer.client.emit("user_uttered", {"message": text, "session_id": session})
+
+
+def login(url: str, name: str, password: str = PASSWORD) -> httpx.Response:
+    return httpx.post(f"{url}/api/login", json={"name": name, "password": password})
+
+
+@pytest.fixture(scope="module")
+def gateway(stack, stack_env) -> str:
+    return f"http://127.0.0.1:{stack_env['XIAOSHEN_GATEWAY_PORT']}"
+
+
+@pytest.fixture(scope="module")
+def staff(stack_env) -> StaffDirectory:
+    return StaffDirectory(KnowledgeBase(stack_env["XIAOSHEN_DB"]))
+
+
+def new_seat(staff: StaffDirectory, department: str) -> str:
+    name = f"seat-{uuid.uuid4().hex[:8]}"
+    staff.add(name, "agent", PASSWORD, department)
+    return name
+
+
+async def seat_peer(gateway: str, name: str) -> Peer:
+    peer = Peer()
+    token = login(gateway, name).json()["token"]
+    await peer.client.connect(gateway, namespaces=["/seat"], auth={"token": token},
+                              transports=["websocket"])
+    return peer
+
+
+def test_the_bot_answers_in_rasa_s_socket_protocol(gateway) -> None:
+    async def scenario() -> None:
+        peer, session = await customer(gateway)
+        await say(peer, session, "居住证签注要带什么材料")
+        reply = await peer.next("bot_uttered")
+        assert reply["sender"] == "bot" and reply["outcome"] == "answered"
+        assert "居住证" in reply["text"]
+        assert [q["title"] for q in reply["quick_replies"]] == ["已解决", "没解决"]
+        await peer.client.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_escalation_queue_seat_reply_end_and_rating(gateway, staff, stack_env) -> None:
+    department = "市公安局"
+    async def scenario() -> None:
+        peer, session = await customer(gateway)
+        await say(peer, session, "无犯罪记录证明在哪里开")
+        await peer.next("bot_uttered")
+        await say(peer, session, "转人工")
+        handoff = await peer.next("bot_uttered")
+        assert handoff["outcome"] == "handoff" and department in handoff["text"]
+        status = await peer.next("queue_status")
+        assert status["position"] >= 1 and status["department"] == department
+        assert status["expected_wait_seconds"] > 0
+
+        name = new_seat(staff, department)
+        seat = await seat_peer(gateway, name)
+        assigned = await seat.until("chat_assigned",
+                                    lambda d: d["conversation"]["id"] == session)
+        assert [m["body"] for m in assigned["history"]][:2] == ["无犯罪记录证明在哪里开",
+                                                               assigned["history"][1]["body"]]
+        assert (await peer.until("bot_uttered", lambda d: d["sender"] == "system"))["text"]
+
+        # The bot stays silent while a human has the conversation.
+        await say(peer, session, "我想问下能不能加急")
+        received = await seat.next("customer_message")
+        assert received["body"] == "我想问下能不能加急"
+        ack = await seat.client.call("seat_message", {"conversation_id": session,
+                                                      "text": "您好，可以加急，请带身份证。"},
+                                     namespace="/seat")
+        assert ack["ok"]
+        from_seat = await peer.until("bot_uttered", lambda d: d["sender"] == "seat")
+        assert (from_seat["text"], from_seat["author"]) == ("您好，可以加急，请带身份证。", name)
+        assert peer.queue("bot_uttered").empty()  # nothing from the bot in between
+
+        ack = await seat.client.call("end_chat", {"conversation_id": session, "resolved": True},
+                                     namespace="/seat")
+        assert ack["ok"]
+        await peer.next("chat_ended")
+        await peer.client.emit("rate", {"level": 5, "comment": "很快，谢谢"})
+        await asyncio.sleep(0.5)
+        await seat.client.disconnect()
+        await peer.client.disconnect()
+
+    asyncio.run(scenario())
+    kb = KnowledgeBase(stack_env["XIAOSHEN_DB"])
+    conversation = [c for c in kb.db["conversations"].rows if c["department"] == department
+                    and c["resolution"] == "resolved"][-1]
+    assert conversation["mode"] == "bot"  # back to the bot
+    assert conversation["first_reply_at"] >= conversation["escalated_at"]
+    [rating] = kb.db["ratings"].rows_where("conversation_id = ?", [conversation["id"]])
+    assert (rating["level"], rating["seat"], rating["comment"]) == (5, conversation["seat"],
+                                                                   "很快，谢谢")
+
+
+def test_reconnect_resumes_the_conversation_with_its_history(gateway) -> None:
+    async def scenario() -> None:
+        peer, session = await customer(gateway)
+        await say(peer, session, "你好")
+        first = await peer.next("bot_uttered")
+        await peer.client.disconnect()
+        again, resumed = await customer(gateway, session)
+        assert resumed == session
+        await again.client.emit("sync", {"after": 0})
+        history = (await again.next("history"))["messages"]
+        assert [m["sender"] for m in history] == ["customer", "bot"]
+        assert history[1]["id"] == first["id"]
+        await again.client.emit("sync", {"after": first["id"]})
+        assert (await again.next("history"))["messages"] == []
+        await again.client.disconnect()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("event", "data", "error"), [
+    ("user_uttered", {"message": "你好", "session_id": "0" * 32}, "只能在自己的会话中发送消息"),
+    ("user_uttered", {"message": "", "session_id": None}, "message must be non-empty text"),
+    ("user_uttered", "not an object", "must be an object"),
+    ("user_uttered", {"message": "字" * 5000, "session_id": None}, "longer than"),
+    ("sync", {"after": "x"}, "after must be a message id"),
+    ("rate", {"level": 9}, "评价为1到5分"),
+])
+def test_forged_or_bad_customer_events_get_one_error(gateway, event, data, error) -> None:
+    async def scenario() -> None:
+        peer, session = await customer(gateway)
+        if isinstance(data, dict) and data.get("session_id", "") is None:
+            data["session_id"] = session
+        await peer.client.emit(event, data)
+        assert error in (await peer.next("protocol_error"))["error"]
+        await peer.client.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_too_many_messages_are_refused_with_a_clear_message(gateway) -> None:
+    async def scenario() -> None:
+        peer, session = await customer(gateway)
+        for number in range(11):
+            await say(peer, session, f"测试消息{number}")
+        assert "太快" in (await peer.next("protocol_error"))["error"]
+        await peer.client.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_staff_pages_need_a_login(gateway, staff) -> None:
+    name = new_seat(staff, "市税务局")
+    assert login(gateway, name, "wrong password").status_code == 401
+    assert login(gateway, "nobody").json() == {"error": "用户名或密码错误"}
+    bad = httpx.post(f"{gateway}/api/login", content=b"\xff\xfe not json")
+    assert (bad.status_code, bad.json()) == (400, {"error": "请求内容不是有效的 JSON"})
+    assert httpx.get(f"{gateway}/health").json() == {"status": "ok"}
+
+    async def scenario() -> None:
+        for auth in (None, {"token": "forged"}):
+            peer = Peer()
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                await peer.client.connect(gateway, namespaces=["/seat"], auth=auth,
+                                          transports=["websocket"])
+
+    asyncio.run(scenario())
+
+
+def test_a_seat_cannot_touch_another_seat_s_chat(gateway, staff) -> None:
+    async def scenario() -> None:
+        seat = await seat_peer(gateway, new_seat(staff, "市税务局"))
+        reply = await seat.client.call("seat_message", {"conversation_id": "0" * 32,
+                                                        "text": "你好"}, namespace="/seat")
+        assert "error" in reply
+        reply = await seat.client.call("accept", {"conversation_id": "0" * 32},
+                                       namespace="/seat")
+        assert "error" in reply
+        await seat.client.disconnect()
+
+    asyncio.run(scenario())

@@ -26,6 +26,8 @@ _GENERIC = frozenset({"办理", "登记", "许可", "信息", "证明", "开具"
                       "企业", "个人", "变更", "新增", "审批", "认定", "确认", "管理", "上海"})
 _ORDINAL = re.compile(r"^(?:选|第)?\s*([1-9一二三四五六七八九])\s*(?:个|项|条|号)?$")
 _CHINESE_DIGITS = "一二三四五六七八九"
+# How people open another matter in the same chat ("另外…", "还有个事…", "对了…").
+_NEW_MATTER = re.compile(r"^(另外|还有个|还有一个|还有件|对了|顺便|再问|我还想|还想问|换个问题)")
 SIBLING_LEAD = 1.5  # how much likelier the sibling must be than the service in context
 SIBLING_FLOOR = 0.1  # and how likely at least
 
@@ -106,6 +108,8 @@ class Follower:
         if not rest:  # only a topic's words: about the service in context
             return self.within(item_no, topic, text) if topic else standalone
         asked = topic or last_topic
+        if _NEW_MATTER.match(normalize(text)) and standalone.outcome == Outcome.CLARIFY:
+            return standalone  # "另外代开发票个人能开吗": another matter, which one is unclear
         guesses = self.retriever.guesses(rest)
         top = guesses[0]
         odds = {g.item_no: g.probability for g in guesses if g.item_no is not None}
@@ -121,6 +125,7 @@ class Follower:
                 top.probability >= limits.sure
                 or (standalone.item_no == top.item_no and top.probability >= limits.margin)):
             return self.within(top.item_no, asked, text)  # a new question
+
         if asked:  # a refinement of the same service ("付房租那种", "要带租房合同吗")
             return self.within(item_no, asked, text)
         restricted = self.retriever.decision(text, item_no=item_no)

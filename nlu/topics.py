@@ -38,11 +38,16 @@ _HOW = re.compile(r"怎么|如何|咋|怎样")
 
 
 def detect_topic(text: str) -> str | None:
-    """The first topic one of whose cues the text contains; else "steps" for any other how
-    ("怎么开", "如何申报"); else None."""
+    """The topic of the longest cue the text contains ("交到哪个地方" is about where, though
+    it speaks of 材料; ties go to the earlier line); else "steps" for any other how ("怎么开",
+    "如何申报"); else None."""
     folded = normalize(text).lower()
-    found = next((topic for topic, words in cues() if any(w in folded for w in words)), None)
-    return found or ("steps" if _HOW.search(folded) else None)
+    best, longest = None, 0
+    for topic, words in cues():
+        length = max((len(w) for w in words if w in folded), default=0)
+        if length > longest:
+            best, longest = topic, length
+    return best or ("steps" if _HOW.search(folded) else None)
 
 
 def residual(text: str) -> str:

@@ -35,8 +35,10 @@ class BotClient:
 
     async def record(self, conversation_id: str, sender: str, text: str) -> None:
         """Append a human-mode message to the Rasa tracker (the bot does not reply to it)."""
-        event = {"event": "user" if sender == "customer" else "bot", "text": text,
-                 "timestamp": time.time()}
+        event: dict[str, Any] = {"event": "user" if sender == "customer" else "bot",
+                                 "text": text, "timestamp": time.time()}
+        if sender == "customer":  # no intent: the bot did not read it
+            event |= {"parse_data": {"intent": {}, "entities": []}, "input_channel": "gateway"}
         try:
             response = await self.http.post(
                 f"{self.rasa_url}/conversations/{conversation_id}/tracker/events", json=event)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 4  # 1: ad hoc tables; 2: declared here; 3: turns; 4: the help desk
+SCHEMA_VERSION = 5  # 1: ad hoc tables; 2: declared here; 3: turns; 4, 5: the help desk
 
 
 class SchemaTooNew(Exception):
@@ -112,6 +112,8 @@ def version(db: sqlite_utils.Database) -> int:
 def migrate(db: sqlite_utils.Database) -> None:
     """Create missing tables, columns and indexes; fix column types of older files."""
     found = version(db)
+    if found == SCHEMA_VERSION:
+        return  # up to date: opening the file writes nothing (servers open it concurrently)
     if found > SCHEMA_VERSION:
         raise SchemaTooNew(f"the database has schema version {found}; this Xiaoshen knows "
                            f"up to {SCHEMA_VERSION}: upgrade Xiaoshen")

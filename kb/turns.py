@@ -18,16 +18,15 @@ class TurnLog:
 
     def record(self, conversation_id: str, text: str, outcome: str, item_no: int | None = None,
                entry_id: str | None = None, topic: str | None = None) -> int:
-        with self.db.atomic():
-            turn = self.db.execute(
-                "SELECT coalesce(max(turn), 0) + 1 FROM turns WHERE conversation_id = ?",
-                [conversation_id]).fetchone()[0]
-            return self.table.insert({
-                "conversation_id": conversation_id, "turn": turn,
-                "text": mask_personal_data(text)[:MAX_TEXT_CHARS], "outcome": str(outcome),
-                "item_no": item_no, "entry_id": entry_id, "topic": topic,
-                "created_at": clock.timestamp(),
-            }).last_pk
+        # One statement: numbering and inserting cannot interleave with another writer's.
+        cursor = self.db.execute(
+            "INSERT INTO turns (conversation_id, turn, text, outcome, item_no, entry_id, topic,"
+            " created_at) SELECT ?, coalesce(max(turn), 0) + 1, ?, ?, ?, ?, ?, ?"
+            " FROM turns WHERE conversation_id = ?",
+            [conversation_id, mask_personal_data(text)[:MAX_TEXT_CHARS], str(outcome), item_no,
+             entry_id, topic, clock.timestamp(), conversation_id])
+        self.db.conn.commit()
+        return cursor.lastrowid
 
     def give_feedback(self, conversation_id: str, resolved: bool) -> dict | None:
         """Mark the conversation's last answered turn; None when nothing was answered."""

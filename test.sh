@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
+scripts/test-prerequisites.sh
 exec .venv/bin/pytest "$@"

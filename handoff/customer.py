@@ -76,7 +76,7 @@ class CustomerNamespace(socketio.AsyncNamespace):
         if event.session_id != conversation_id:  # a customer writes only to their own
             raise ProtocolError("只能在自己的会话中发送消息")
         self._throttle(sid)
-        await self.desk.from_customer(conversation_id, event.message)
+        await self.desk.from_customer(conversation_id, event.message, event.title)
 
     def _throttle(self, sid: str) -> None:
         now, recent = time.monotonic(), self.recent.setdefault(sid, deque())

@@ -19,6 +19,7 @@ from handoff.protocol import (
     CHAT_ASSIGNED,
     CHAT_ENDED,
     CHAT_QUEUED,
+    CUSTOMER_ECHO,
     CUSTOMER_MESSAGE,
     QUEUE_STATUS,
     QUEUES,
@@ -59,7 +60,8 @@ SUPERVISORS = "supervisors"
 def customer_event(message: Message) -> dict[str, Any]:
     """A stored message as Rasa's socket channel sends it (rasa-webchat reads text and
     quick_replies), with our id, sender and kind added."""
-    event = {"text": message.body, "id": message.id, "sender": message.sender,
+    event = {"text": message.extra.get("title") or message.body, "id": message.id,
+             "sender": message.sender,
              "author": message.author, "kind": message.kind, "created_at": message.created_at}
     buttons = message.extra.get("buttons") or []
     if buttons:
@@ -81,9 +83,13 @@ class HelpDesk:
 
     # -- customers ------------------------------------------------------------------------
 
-    async def from_customer(self, conversation_id: str, text: str) -> None:
+    async def from_customer(self, conversation_id: str, text: str,
+                            title: str | None = None) -> None:
         conversation = self.store.get(conversation_id)
-        message = self.store.add(conversation_id, "customer", text)
+        message = self.store.add(conversation_id, "customer", text,
+                                 extra={"title": title} if title else None)
+        await self.emit(CUSTOMER_ECHO, customer_event(message),
+                        room=conversation_room(conversation_id))
         if conversation["mode"] == BOT:
             await self._bot_turn(conversation_id, text)
             return
@@ -135,6 +141,8 @@ class HelpDesk:
                 "position": position, "department": department,
                 "expected_wait_seconds": position * SECONDS_PER_CHAT // seats},
                 room=conversation_room(conversation["id"]))
+        await self.emit(QUEUES, {department: waiting}, room=department_room(department),
+                        namespace=SEAT_NAMESPACE)
         await self.emit(QUEUES, self.queues(), room=SUPERVISORS, namespace=SEAT_NAMESPACE)
 
     async def rate(self, conversation_id: str, level: int, comment: str = "") -> None:

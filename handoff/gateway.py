@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import socketio
@@ -105,6 +106,21 @@ class HttpApi:
                                   "department": staff.department})
 
 
+WEB = Path(__file__).with_name("web")
+SOCKET_IO_CLIENT = WEB / "node_modules" / "socket.io-client" / "dist" / "socket.io.esm.min.js"
+PAGES = {"/chat": "chat.html", "/console": "console.html"}
+
+
+def static_files() -> dict[str, Any]:
+    """The pages, their scripts and styles, and socket.io's own client (installed by npm)."""
+    files: dict[str, Any] = {path: {"filename": str(WEB / name), "content_type": "text/html"}
+                             for path, name in PAGES.items()}
+    files["/static/vendor/socket.io.esm.min.js"] = {"filename": str(SOCKET_IO_CLIENT),
+                                                    "content_type": "text/javascript"}
+    files["/static"] = str(WEB / "static")
+    return files
+
+
 def create_app(settings: Settings) -> socketio.ASGIApp:
     """Everything the gateway serves, built from the settings."""
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[],
@@ -112,7 +128,7 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
     desk = HelpDesk(KnowledgeBase(settings.db), BotClient(settings.url("rasa")), sio.emit)
     sio.register_namespace(CustomerNamespace(desk))
     sio.register_namespace(SeatNamespace(desk))
-    return socketio.ASGIApp(sio, other_asgi_app=HttpApi(desk))
+    return socketio.ASGIApp(sio, other_asgi_app=HttpApi(desk), static_files=static_files())
 
 
 def main(argv: list[str] | None = None) -> None:

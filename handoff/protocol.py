@@ -90,6 +90,7 @@ BOT_UTTERED = "bot_uttered"  # server → client: {text, quick_replies?, attachm
 # Our additions for the help desk (a plain rasa-webchat ignores them).
 SYNC = "sync"  # client → server: {after}: ask for the messages after the last one it has
 HISTORY = "history"  # server → client: {messages}: every message after `after`, in order
+CUSTOMER_ECHO = "customer_echo"  # server → client: the customer's own message, stored, with id
 QUEUE_STATUS = "queue_status"  # server → client: {position, expected_wait_seconds}
 CHAT_ENDED = "chat_ended"  # server → client: the seat ended the chat; a rating is asked
 RATE = "rate"  # client → server: {level 1..5, comment?}
@@ -123,10 +124,12 @@ def text_field(data: Any, name: str, limit: int = MAX_MESSAGE_CHARS) -> str:
 class UserUttered:
     message: str
     session_id: str
+    title: str | None = None  # a quick reply's title, shown instead of its payload
 
     @classmethod
     def from_event(cls, data: Any) -> UserUttered:
         """Check a `user_uttered` event from a browser (anything may arrive)."""
         if not isinstance(data, dict):
             raise ProtocolError("user_uttered must be an object {message, session_id}")
-        return cls(text_field(data, "message"), text_field(data, "session_id", 100))
+        title = text_field(data, "title", 100) if data.get("title") is not None else None
+        return cls(text_field(data, "message"), text_field(data, "session_id", 100), title)

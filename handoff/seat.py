@@ -41,6 +41,8 @@ class SeatNamespace(socketio.AsyncNamespace):
             await self.emit(QUEUES, self.desk.queues(), to=sid)
             return
         await self.enter_room(sid, department_room(staff.department))
+        await self.emit(QUEUES, {staff.department: self.desk.store.queue(staff.department)},
+                        to=sid)
         self.desk.set_presence(staff, "online")
         await self.desk.fill(staff)
 

@@ -41,4 +41,11 @@ if ! stamp_ok .venv-rasa bot/requirements-rasa.txt; then
   stamp .venv-rasa bot/requirements-rasa.txt
 fi
 
+if ! stamp_ok handoff/web/node_modules handoff/web/package.json handoff/web/package-lock.json; then
+  echo "==> installing the web pages' browser packages (socket.io client)"
+  command -v npm >/dev/null 2>&1 || die "npm is required for the chat page and the console. Install Node.js and npm, e.g. 'apt-get install nodejs npm'."
+  npm ci --prefix handoff/web --no-audit --no-fund
+  stamp handoff/web/node_modules handoff/web/package.json handoff/web/package-lock.json
+fi
+
 .venv/bin/xiaoshen train

@@ -72,7 +72,9 @@ def status(config: Settings, as_json: bool) -> None:
 
     health = service_status(config)
     if as_json:
-        click.echo(json.dumps({s.name: s.url for s in services(config)}))
+        gateway = config.url("gateway")
+        click.echo(json.dumps({**{s.name: s.url for s in services(config)},
+                               "chat": gateway + "/chat", "console": gateway + "/console"}))
     else:
         for name, healthy in health.items():
             click.echo(f"{name}: {'up' if healthy else 'down'}")

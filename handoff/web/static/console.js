@@ -1,0 +1,118 @@
+// The seat console: log in, take chats of the department (assigned automatically or picked
+// from the queue with 接入), read the bot history, reply, end the chat.
+import { io } from "/static/vendor/socket.io.esm.min.js";
+import * as ev from "/static/events.js";
+
+const SENDERS = { customer: "市民", bot: "小申", seat: "坐席", system: "系统" };
+const status = document.getElementById("status");
+const chats = new Map();  // conversation id → {conversation, messages}
+let socket = null;
+let current = null;
+
+document.getElementById("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const response = await fetch("/api/login", {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: document.getElementById("name").value,
+                           password: document.getElementById("password").value }),
+  });
+  const body = await response.json();
+  if (!response.ok) { status.textContent = body.error; return; }
+  document.getElementById("who").textContent = `${body.name} · ${body.department}`;
+  connect(body.token);
+});
+
+function connect(token) {
+  socket = io(ev.SEAT_NAMESPACE, { auth: { token }, transports: ["websocket", "polling"] });
+  socket.on("connect", () => {
+    document.getElementById("login").hidden = true;
+    document.getElementById("desk").hidden = false;
+    status.textContent = "在线，等待接入";
+  });
+  socket.on("connect_error", (error) => { status.textContent = error.message; });
+  socket.on(ev.CHAT_QUEUED, () => status.textContent = "有新的会话在排队");
+  socket.on(ev.QUEUES, (queues) => showQueue(queues));
+  socket.on(ev.CHAT_ASSIGNED, ({ conversation, history }) => {
+    chats.set(conversation.id, { conversation, messages: history });
+    showMine();
+    open(conversation.id);
+    status.textContent = "已接入新会话";
+  });
+  socket.on(ev.CUSTOMER_MESSAGE, (message) => add(message));
+  socket.on(ev.PROTOCOL_ERROR, ({ error }) => { status.textContent = error; });
+}
+
+function showQueue(queues) {
+  const list = document.getElementById("queue");
+  list.replaceChildren();
+  for (const waiting of Object.values(queues).flat()) {
+    const item = ev.element("li", `${waiting.department} · 等待自 ${ev.timeOf(waiting.escalated_at)}`);
+    const button = ev.element("button", "接入");
+    button.type = "button";
+    button.addEventListener("click", async () => {
+      const reply = await socket.emitWithAck(ev.ACCEPT, { conversation_id: waiting.id });
+      if (reply.error) status.textContent = reply.error;
+    });
+    item.append(button);
+    list.append(item);
+  }
+}
+
+function showMine() {
+  const list = document.getElementById("mine");
+  list.replaceChildren();
+  for (const [id, chat] of chats) {
+    const button = ev.element("button", `会话 ${id.slice(0, 6)} · ${chat.conversation.department}`);
+    button.type = "button";
+    button.addEventListener("click", () => open(id));
+    const item = ev.element("li");
+    item.append(button);
+    list.append(item);
+  }
+}
+
+function open(id) {
+  current = id;
+  document.getElementById("chat").hidden = false;
+  document.getElementById("chat-title").textContent = `会话 ${id.slice(0, 6)}`;
+  const history = document.getElementById("history");
+  history.replaceChildren(...chats.get(id).messages.map(render));
+}
+
+function render(message) {
+  const item = ev.element("li", undefined, `message ${message.sender}`);
+  item.append(ev.element("span", SENDERS[message.sender] || message.sender, "who"));
+  item.append(ev.element("p", message.title || message.body));
+  item.append(ev.element("time", ev.timeOf(message.created_at)));
+  return item;
+}
+
+function add(message) {
+  const chat = chats.get(message.conversation_id);
+  if (!chat) return;
+  chat.messages.push(message);
+  if (message.conversation_id === current) document.getElementById("history").append(render(message));
+}
+
+document.getElementById("reply").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const box = document.getElementById("reply-text");
+  if (!current || !box.value.trim()) return;
+  const reply = await socket.emitWithAck(ev.SEAT_MESSAGE, { conversation_id: current, text: box.value });
+  if (reply.error) { status.textContent = reply.error; return; }
+  add({ id: reply.id, conversation_id: current, sender: "seat", body: box.value,
+        created_at: new Date().toISOString() });
+  box.value = "";
+});
+
+document.getElementById("end").addEventListener("click", async () => {
+  if (!current) return;
+  const resolved = document.getElementById("resolved").checked;
+  const reply = await socket.emitWithAck(ev.END_CHAT, { conversation_id: current, resolved });
+  if (reply.error) { status.textContent = reply.error; return; }
+  chats.delete(current);
+  current = null;
+  document.getElementById("chat").hidden = true;
+  showMine();
+  status.textContent = "会话已结束";
+});

@@ -1,0 +1,123 @@
+"""End to end in Debian's Chromium, driven by Playwright, as people use it: a citizen on the
+H5 page (375 × 667) asks, is answered, asks for a human; a seat logs in to the console on a
+desktop, replies; the citizen sees it and rates the chat. Controls are found by role and
+label, as a person finds them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from handoff.staff import StaffDirectory
+from kb.store import KnowledgeBase
+
+pytestmark = pytest.mark.stack
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying this closed network.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(stack, stack_env) -> str:
+    return f"http://127.0.0.1:{stack_env['XIAOSHEN_GATEWAY_PORT']}"
+
+
+def phone(browser: Browser, gateway: str) -> Page:
+    context = browser.new_context(viewport={"width": 375, "height": 667}, has_touch=True,
+                                  is_mobile=True, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{gateway}/chat")
+    expect(page.get_by_role("status")).to_contain_text("已连接")
+    return page
+
+
+def ask(page: Page, text: str) -> None:
+    page.get_by_label("请输入您的问题").fill(text)
+    page.get_by_role("button", name="发送").click()
+
+
+def console_for(browser: Browser, gateway: str, name: str) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 800},
+                               locale="zh-CN").new_page()
+    page.goto(f"{gateway}/console")
+    page.get_by_label("用户名").fill(name)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("status")).to_contain_text(re.compile("在线|接入"))
+    return page
+
+
+def test_a_citizen_reaches_a_seat_and_rates_the_chat(browser, gateway, stack_env) -> None:
+    kb = KnowledgeBase(stack_env["XIAOSHEN_DB"])
+    seat = f"seat-{uuid.uuid4().hex[:6]}"
+    StaffDirectory(kb).add(seat, "agent", PASSWORD, "市公安局", capacity=20)
+
+    citizen = phone(browser, gateway)
+    log = citizen.get_by_role("log", name="对话记录")
+    ask(citizen, "无犯罪记录证明在哪里开")
+    expect(log.get_by_role("listitem")).to_have_count(2, timeout=20_000)
+    expect(citizen.get_by_role("button", name="已解决")).to_be_visible()
+    citizen.get_by_role("button", name="转人工").click()
+    expect(log).to_contain_text("市公安局", timeout=20_000)
+    session = citizen.evaluate("localStorage.getItem('xiaoshen.session')")
+
+    desk = console_for(browser, gateway, seat)
+    desk.get_by_role("button", name=re.compile(f"会话 {session[:6]}")).click()
+    history = desk.get_by_role("log", name="会话记录")
+    expect(history).to_contain_text("无犯罪记录证明在哪里开")  # the bot history
+    desk.get_by_label("回复内容").fill("您好，请带身份证到户籍所在地派出所办理。")
+    desk.get_by_role("button", name="发送").click()
+    expect(log).to_contain_text("请带身份证到户籍所在地派出所办理", timeout=10_000)
+
+    # Hostile markup arrives as text, on both sides.
+    ask(citizen, "<img src=x onerror=alert(1)>我的证明")
+    expect(history).to_contain_text("<img src=x onerror=alert(1)>我的证明", timeout=10_000)
+    assert desk.locator("#history img").count() == 0
+    assert citizen.locator("#messages img").count() == 0
+
+    desk.get_by_role("button", name="结束会话").click()
+    expect(citizen.get_by_role("heading", name="请您对本次服务进行评价")).to_be_visible(
+        timeout=10_000)
+    citizen.get_by_label("5分 非常满意").check()
+    citizen.get_by_label("评价意见（选填）").fill("回复很及时")
+    citizen.get_by_role("button", name="提交评价").click()
+    expect(citizen.get_by_role("status")).to_contain_text("感谢您的评价")
+
+    citizen.wait_for_timeout(500)
+    [rating] = kb.db["ratings"].rows_where("conversation_id = ?", [session])
+    assert (rating["level"], rating["seat"], rating["comment"]) == (5, seat, "回复很及时")
+
+
+def test_a_reload_resumes_the_whole_conversation(browser, gateway) -> None:
+    citizen = phone(browser, gateway)
+    ask(citizen, "居住证签注要带什么材料")
+    log = citizen.get_by_role("log", name="对话记录")
+    expect(log.get_by_role("listitem")).to_have_count(2, timeout=20_000)
+    citizen.reload()
+    expect(citizen.get_by_role("status")).to_contain_text("已连接")
+    expect(log.get_by_role("listitem")).to_have_count(2)  # the same two, not lost or doubled
+    expect(log).to_contain_text("居住证签注要带什么材料")
+
+
+def test_the_console_needs_a_login(browser, gateway) -> None:
+    page = browser.new_page()
+    page.goto(f"{gateway}/console")
+    page.get_by_label("用户名").fill("nobody")
+    page.get_by_label("密码").fill("wrong password")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("status")).to_have_text("用户名或密码错误")
+    expect(page.get_by_role("heading", name="等待队列")).to_be_hidden()

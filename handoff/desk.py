@@ -9,8 +9,11 @@ manager, Redis included, delivers from whichever process.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from handoff.bot import BotClient, BotUnavailable, payload_of
@@ -21,6 +24,7 @@ from handoff.protocol import (
     CHAT_QUEUED,
     CUSTOMER_ECHO,
     CUSTOMER_MESSAGE,
+    FORBIDDEN_ATTEMPT,
     QUEUE_STATUS,
     QUEUES,
     SEAT_NAMESPACE,
@@ -33,6 +37,9 @@ from kb import clock
 from kb.gaps import PLATFORM_DEPARTMENT
 from kb.ratings import Ratings
 from kb.store import KnowledgeBase
+from nlu.normalize import normalize
+from nlu.privacy import mask_personal_data
+from nlu.segment import read_word_list
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,20 @@ Emit = Callable[..., Awaitable[None]]  # AsyncServer.emit
 SECONDS_PER_CHAT = 120  # a seat's typical time per chat, for the expected wait
 RATING_PROMPT = "本次人工服务已结束，请您对本次服务进行评价（1-5分，5分为非常满意）。"
 BOT_DOWN = "抱歉，小申暂时无法回复，请稍后再试，或发送“转人工”。"
+
+
+FORBIDDEN = Path(__file__).with_name("forbidden_phrases.txt")
+
+
+@cache
+def forbidden_phrases() -> tuple[str, ...]:
+    return tuple(normalize(phrase) for phrase in read_word_list(FORBIDDEN))
+
+
+def forbidden_phrase(text: str) -> str | None:
+    """The first forbidden phrase (禁语) in a seat's reply, if any."""
+    folded = normalize(text)
+    return next((phrase for phrase in forbidden_phrases() if phrase in folded), None)
 
 
 def conversation_room(conversation_id: str) -> str:
@@ -73,10 +94,12 @@ def customer_event(message: Message) -> dict[str, Any]:
 
 
 class HelpDesk:
-    def __init__(self, kb: KnowledgeBase, bot: BotClient, emit: Emit) -> None:
+    def __init__(self, kb: KnowledgeBase, bot: BotClient, emit: Emit,
+                 seat_grace: float = 60.0) -> None:
         self.kb = kb
         self.bot = bot
         self.emit = emit
+        self.seat_grace = seat_grace  # seconds a seat may be disconnected before re-queueing
         self.store = ConversationStore(kb)
         self.staff = StaffDirectory(kb)
         self.ratings = Ratings(kb)
@@ -160,6 +183,19 @@ class HelpDesk:
         self.kb.db["presence"].upsert({"user": seat.name, "status": status,
                                        "updated_at": clock.timestamp()}, pk="user")
 
+    async def requeue_if_gone(self, seat: Staff) -> None:
+        """After the grace period, give a still-disconnected seat's chats to others."""
+        await asyncio.sleep(self.seat_grace)
+        presence = self.kb.db["presence"].get(seat.name)
+        if presence["status"] != "offline":
+            return  # back (or away on purpose): its chats stay
+        for conversation_id in self.store.requeue(seat.name):
+            await self._say(conversation_id, "system", "坐席连接中断，正在为您重新转接人工帮办。")
+            if await self.assign(conversation_id) is None:
+                await self.emit(CHAT_QUEUED, self.store.get(conversation_id),
+                                room=department_room(seat.department), namespace=SEAT_NAMESPACE)
+        await self.announce_queue(seat.department)
+
     async def assign(self, conversation_id: str) -> str | None:
         """Give the conversation to the least-loaded online seat of its department."""
         conversation = self.store.get(conversation_id)
@@ -206,6 +242,14 @@ class HelpDesk:
 
     async def from_seat(self, seat: Staff, conversation_id: str, text: str) -> Message:
         self._own(seat, conversation_id)
+        phrase = forbidden_phrase(text)
+        if phrase:
+            attempt = {"seat": seat.name, "conversation_id": conversation_id, "phrase": phrase,
+                       "text": mask_personal_data(text)[:500], "created_at": clock.timestamp()}
+            self.kb.db["forbidden_attempts"].insert(attempt)
+            await self.emit(FORBIDDEN_ATTEMPT, attempt, room=SUPERVISORS,
+                            namespace=SEAT_NAMESPACE)
+            raise ProtocolError(f"回复中含有服务禁语“{phrase}”，请换一种说法后再发送")
         message = await self._say(conversation_id, "seat", text, author=seat.name)
         self.store.first_reply(conversation_id)
         await self.bot.record(conversation_id, "seat", text)

@@ -125,7 +125,8 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
     """Everything the gateway serves, built from the settings."""
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[],
                                max_http_buffer_size=1_000_000)
-    desk = HelpDesk(KnowledgeBase(settings.db), BotClient(settings.url("rasa")), sio.emit)
+    desk = HelpDesk(KnowledgeBase(settings.db), BotClient(settings.url("rasa")), sio.emit,
+                    seat_grace=settings.seat_grace)
     sio.register_namespace(CustomerNamespace(desk))
     sio.register_namespace(SeatNamespace(desk))
     return socketio.ASGIApp(sio, other_asgi_app=HttpApi(desk), static_files=static_files())

@@ -106,6 +106,7 @@ CUSTOMER_MESSAGE = "customer_message"  # server → seat: a message of a chat th
 END_CHAT = "end_chat"  # seat → server: {conversation_id, resolved}
 PRESENCE = "presence"  # seat → server: {status: online | away}
 QUEUES = "queues"  # server → supervisors and seats: waiting chats per department
+FORBIDDEN_ATTEMPT = "forbidden_attempt"  # server → supervisors: a reply stopped for a 禁语
 
 
 def text_field(data: Any, name: str, limit: int = MAX_MESSAGE_CHARS) -> str:

@@ -51,6 +51,7 @@ class SeatNamespace(socketio.AsyncNamespace):
         staff = session.get("staff")
         if staff and staff.role == Role.AGENT:
             self.desk.set_presence(staff, "offline")
+            self.server.start_background_task(self.desk.requeue_if_gone, staff)
 
     async def _agent(self, sid: str) -> Staff:
         staff = (await self.get_session(sid)).get("staff")

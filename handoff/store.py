@@ -112,6 +112,15 @@ class ConversationStore:
         self.db["conversations"].update(conversation_id, {
             "mode": BOT, "ended_at": clock.timestamp(), "resolution": resolution})
 
+    def requeue(self, seat: str) -> list[str]:
+        """Put the seat's chats back in their queues (it went away); returns their ids."""
+        ids = [row[0] for row in self.db.execute(
+            "SELECT id FROM conversations WHERE mode = ? AND seat = ?", [HUMAN, seat])]
+        self.db.execute("UPDATE conversations SET mode = ?, seat = NULL WHERE mode = ? "
+                        "AND seat = ?", [QUEUED, HUMAN, seat])
+        self.db.conn.commit()
+        return ids
+
     def load(self, seat: str) -> int:
         """How many chats `seat` has now."""
         return self.db.execute("SELECT count(*) FROM conversations WHERE mode = ? AND seat = ?",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 5  # 1: ad hoc tables; 2: declared here; 3: turns; 4, 5: the help desk
+SCHEMA_VERSION = 6  # 1: ad hoc tables; 2: declared here; 3: turns; 4-6: the help desk
 
 
 class SchemaTooNew(Exception):
@@ -92,6 +92,12 @@ TABLES: dict[str, Table] = {
         pk="id", not_null=frozenset({"conversation_id", "sender", "kind", "created_at"}),
         foreign_keys=(("conversation_id", "conversations", "id"),),
         indexes=(("conversation_id", "id"),),
+    ),
+    # Seat replies stopped for a forbidden phrase (禁语), for supervisors. text is masked.
+    "forbidden_attempts": Table(
+        {"id": int, "seat": str, "conversation_id": str, "phrase": str, "text": str,
+         "created_at": str},
+        pk="id", not_null=frozenset({"seat", "phrase", "created_at"}),
     ),
     # 5-level satisfaction ratings (好差评) of a conversation.
     "ratings": Table(

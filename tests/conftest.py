@@ -61,6 +61,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "XIAOSHEN_RASA_PORT": str(free_port()),
         "XIAOSHEN_ACTIONS_PORT": str(free_port()),
         "XIAOSHEN_GATEWAY_PORT": str(free_port()),
+        "XIAOSHEN_SEAT_GRACE": "2",  # seconds: the re-queue test need not wait a minute
     }
 
 

@@ -79,6 +79,8 @@ SETTINGS = (
     Setting("rasa_port", "5005", "port of the Rasa server", _port),
     Setting("actions_port", "5055", "port of the action server", _port),
     Setting("gateway_port", "5080", "port of the gateway (browsers' Socket.IO and HTTP)", _port),
+    Setting("seat_grace", "60", "seconds a seat may be disconnected before its chats are "
+            "re-queued", _number),
     _threshold("dense_weight", "share of the dense score in the fused retrieval score"),
     _threshold("support", "fused score an entry needs before its service is offered"),
     _threshold("margin", "probability lead of the best service needed to answer"),
@@ -100,6 +102,7 @@ class Settings:
     rasa_port: int
     actions_port: int
     gateway_port: int
+    seat_grace: float
     thresholds: Thresholds
 
     def url(self, service: str) -> str:

@@ -232,3 +232,70 @@ def test_a_seat_cannot_touch_another_seat_s_chat(gateway, staff) -> None:
         await seat.client.disconnect()
 
     asyncio.run(scenario())
+
+
+async def escalated(gateway: str, question: str = "无犯罪记录证明在哪里开") -> tuple[Peer, str]:
+    peer, session = await customer(gateway)
+    await say(peer, session, question)
+    await peer.next("bot_uttered")
+    await say(peer, session, "转人工")
+    await peer.until("bot_uttered", lambda d: d.get("outcome") == "handoff")
+    return peer, session
+
+
+async def supervisor(gateway: str, staff: StaffDirectory) -> Peer:
+    name = f"boss-{uuid.uuid4().hex[:6]}"
+    staff.add(name, "supervisor", PASSWORD)
+    return await seat_peer(gateway, name)
+
+
+def test_a_forbidden_phrase_is_not_sent_and_supervisors_see_it(gateway, staff,
+                                                               stack_env) -> None:
+    async def scenario() -> None:
+        boss = await supervisor(gateway, staff)
+        await boss.next("queues")
+        seat_name = new_seat(staff, "市公安局")
+        seat = await seat_peer(gateway, seat_name)
+        peer, session = await escalated(gateway)
+        await seat.until("chat_assigned", lambda d: d["conversation"]["id"] == session)
+        reply = await seat.client.call("seat_message", {"conversation_id": session,
+                                                        "text": "这个不归我管，你自己去问"},
+                                       namespace="/seat")
+        assert "服务禁语“不归我管”" in reply["error"]
+        attempt = await boss.next("forbidden_attempt")
+        assert (attempt["seat"], attempt["phrase"]) == (seat_name, "不归我管")
+        await asyncio.sleep(0.5)
+        seat_lines = [m for m in drain(peer.queue("bot_uttered")) if m["sender"] == "seat"]
+        assert seat_lines == []  # the customer never saw it
+        for client in (seat, peer, boss):
+            await client.client.disconnect()
+
+    asyncio.run(scenario())
+    kb = KnowledgeBase(stack_env["XIAOSHEN_DB"])
+    assert any(a["phrase"] == "不归我管" for a in kb.db["forbidden_attempts"].rows)
+
+
+def drain(queue: asyncio.Queue) -> list:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+def test_a_disconnected_seat_s_chats_go_to_another_seat(gateway, staff) -> None:
+    async def scenario() -> None:
+        first = await seat_peer(gateway, new_seat(staff, "市公安局"))
+        peer, session = await escalated(gateway)
+        await first.until("chat_assigned", lambda d: d["conversation"]["id"] == session)
+        second_name = new_seat(staff, "市公安局")
+        await first.client.disconnect()  # the network drops
+        second = await seat_peer(gateway, second_name)
+        assigned = await second.until("chat_assigned",
+                                      lambda d: d["conversation"]["id"] == session)
+        assert assigned["conversation"]["seat"] == second_name
+        notice = await peer.until("bot_uttered", lambda d: "重新转接" in d["text"])
+        assert notice["sender"] == "system"
+        await second.client.disconnect()
+        await peer.client.disconnect()
+
+    asyncio.run(scenario())

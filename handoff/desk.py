@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from handoff.bot import BotClient, BotUnavailable, payload_of
+from handoff.hours import SeatHours
 from handoff.protocol import (
     BOT_UTTERED,
     CHAT_ASSIGNED,
@@ -28,13 +30,15 @@ from handoff.protocol import (
     QUEUE_STATUS,
     QUEUES,
     SEAT_NAMESPACE,
+    SLA_BREACH,
+    SLA_WARNING,
     Outcome,
     ProtocolError,
 )
 from handoff.staff import Staff, StaffDirectory
 from handoff.store import BOT, HUMAN, QUEUED, ConversationStore, Message
 from kb import clock
-from kb.gaps import PLATFORM_DEPARTMENT
+from kb.gaps import PLATFORM_DEPARTMENT, GapLog
 from kb.ratings import Ratings
 from kb.store import KnowledgeBase
 from nlu.normalize import normalize
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[..., Awaitable[None]]  # AsyncServer.emit
 SECONDS_PER_CHAT = 120  # a seat's typical time per chat, for the expected wait
+AFTER_HOURS = ("现在是非工作时间（人工帮办服务时间为工作日 {hours}），您的留言已记录，"
+               "业务部门将在 {opening} 开始上班后尽快答复您。")
 RATING_PROMPT = "本次人工服务已结束，请您对本次服务进行评价（1-5分，5分为非常满意）。"
 BOT_DOWN = "抱歉，小申暂时无法回复，请稍后再试，或发送“转人工”。"
 
@@ -93,13 +99,23 @@ def customer_event(message: Message) -> dict[str, Any]:
     return event
 
 
+@dataclass(frozen=True)
+class ServiceLevels:
+    hours: SeatHours  # when seats answer; outside, people leave a message
+    warn: float = 45.0  # seconds without a first reply before the console warns
+    breach: float = 60.0  # ... and before a breach is recorded
+    seat_grace: float = 60.0  # seconds a seat may be disconnected before re-queueing
+
+
 class HelpDesk:
     def __init__(self, kb: KnowledgeBase, bot: BotClient, emit: Emit,
-                 seat_grace: float = 60.0) -> None:
+                 start_task: Callable[..., Any], levels: ServiceLevels) -> None:
         self.kb = kb
         self.bot = bot
         self.emit = emit
-        self.seat_grace = seat_grace  # seconds a seat may be disconnected before re-queueing
+        self.start_task = start_task  # AsyncServer.start_background_task
+        self.levels = levels
+        self.gaps = GapLog(kb)
         self.store = ConversationStore(kb)
         self.staff = StaffDirectory(kb)
         self.ratings = Ratings(kb)
@@ -146,14 +162,49 @@ class HelpDesk:
         return message
 
     async def escalate(self, conversation_id: str, item_no: int | None) -> None:
-        """Queue the conversation for the department responsible for its service."""
+        """Queue the conversation for the department responsible for its service; outside
+        seat hours the person leaves a message (留言), which also becomes a gap task."""
         item = self.kb.item(item_no) if item_no is not None else None
         department = item.department if item else PLATFORM_DEPARTMENT
+        now = clock.now()
+        if not self.levels.hours.open_at(now):
+            self.store.escalate(conversation_id, department, item_no, after_hours=True)
+            opening = self.levels.hours.next_opening(now)
+            asked = [m.body for m in self.store.messages(conversation_id)
+                     if m.sender == "customer" and not m.body.startswith("/")]
+            self.gaps.record_miss(" / ".join(asked[-3:]) or "（转人工留言）", "after_hours",
+                                  item_no, conversation_id, department=department)
+            await self._say(conversation_id, "system", AFTER_HOURS.format(
+                hours=self.levels.hours, opening=f"{opening:%m月%d日 %H:%M}"))
+            await self.emit(CHAT_QUEUED, self.store.get(conversation_id),
+                            room=department_room(department), namespace=SEAT_NAMESPACE)
+            return
         self.store.escalate(conversation_id, department, item_no)
+        self.start_task(self.watch_first_reply, conversation_id)
         if await self.assign(conversation_id) is None:
             await self.emit(CHAT_QUEUED, self.store.get(conversation_id),
                             room=department_room(department), namespace=SEAT_NAMESPACE)
         await self.announce_queue(department)
+
+    async def watch_first_reply(self, conversation_id: str) -> None:
+        """The 1-minute service level: warn at 45 s, record a breach at 60 s."""
+        escalated = self.store.get(conversation_id)["escalated_at"]
+        for delay, column, event in ((self.levels.warn, "warned_at", SLA_WARNING),
+                                     (self.levels.breach - self.levels.warn, "breached_at",
+                                      SLA_BREACH)):
+            await asyncio.sleep(delay)
+            conversation = self.store.get(conversation_id)
+            if conversation["escalated_at"] != escalated or conversation["first_reply_at"]:
+                return  # answered, or a later escalation has its own clock
+            if conversation["mode"] not in (QUEUED, HUMAN):
+                return
+            self.store.mark(conversation_id, column)
+            notice = self.store.get(conversation_id)
+            rooms = [SUPERVISORS]
+            if event == SLA_WARNING:
+                rooms.append(department_room(notice["department"]))
+            for room in rooms:
+                await self.emit(event, notice, room=room, namespace=SEAT_NAMESPACE)
 
     async def announce_queue(self, department: str) -> None:
         """Tell each waiting customer their place and the expected wait; tell supervisors."""
@@ -185,7 +236,7 @@ class HelpDesk:
 
     async def requeue_if_gone(self, seat: Staff) -> None:
         """After the grace period, give a still-disconnected seat's chats to others."""
-        await asyncio.sleep(self.seat_grace)
+        await asyncio.sleep(self.levels.seat_grace)
         presence = self.kb.db["presence"].get(seat.name)
         if presence["status"] != "offline":
             return  # back (or away on purpose): its chats stay

@@ -18,7 +18,8 @@ import uvicorn
 
 from handoff.bot import BotClient
 from handoff.customer import CustomerNamespace
-from handoff.desk import HelpDesk
+from handoff.desk import HelpDesk, ServiceLevels
+from handoff.hours import SeatHours
 from handoff.seat import SeatNamespace
 from handoff.staff import LoginFailed
 from kb.store import KnowledgeBase
@@ -125,8 +126,10 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
     """Everything the gateway serves, built from the settings."""
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[],
                                max_http_buffer_size=1_000_000)
+    levels = ServiceLevels(SeatHours.parse(settings.seat_hours), settings.sla_warn,
+                           settings.sla_breach, settings.seat_grace)
     desk = HelpDesk(KnowledgeBase(settings.db), BotClient(settings.url("rasa")), sio.emit,
-                    seat_grace=settings.seat_grace)
+                    sio.start_background_task, levels)
     sio.register_namespace(CustomerNamespace(desk))
     sio.register_namespace(SeatNamespace(desk))
     return socketio.ASGIApp(sio, other_asgi_app=HttpApi(desk), static_files=static_files())

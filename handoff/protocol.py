@@ -107,6 +107,8 @@ END_CHAT = "end_chat"  # seat → server: {conversation_id, resolved}
 PRESENCE = "presence"  # seat → server: {status: online | away}
 QUEUES = "queues"  # server → supervisors and seats: waiting chats per department
 FORBIDDEN_ATTEMPT = "forbidden_attempt"  # server → supervisors: a reply stopped for a 禁语
+SLA_WARNING = "sla_warning"  # server → seat, department, supervisors: no reply after 45 s
+SLA_BREACH = "sla_breach"  # server → supervisors: no first reply within 60 s (recorded)
 
 
 def text_field(data: Any, name: str, limit: int = MAX_MESSAGE_CHARS) -> str:

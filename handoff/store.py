@@ -80,12 +80,19 @@ class ConversationStore:
                                               [conversation_id, after], order_by="id")
         return [_message(row) for row in rows]
 
-    def escalate(self, conversation_id: str, department: str, item_no: int | None) -> None:
+    def escalate(self, conversation_id: str, department: str, item_no: int | None,
+                 after_hours: bool = False) -> None:
         with self.db.atomic():
             self.db["conversations"].update(conversation_id, {
                 "mode": QUEUED, "department": department, "item_no": item_no, "seat": None,
-                "escalated_at": clock.timestamp(), "first_reply_at": None,
-                "ended_at": None, "resolution": None})
+                "escalated_at": clock.timestamp(), "first_reply_at": None, "ended_at": None,
+                "resolution": None, "after_hours": int(after_hours), "warned_at": None,
+                "breached_at": None})
+
+    def mark(self, conversation_id: str, column: str) -> None:
+        """Record when a service-level mark (warned_at, breached_at) was reached."""
+        assert column in ("warned_at", "breached_at")
+        self.db["conversations"].update(conversation_id, {column: clock.timestamp()})
 
     def queue(self, department: str | None = None) -> list[dict[str, Any]]:
         """Waiting conversations, longest waiting first."""

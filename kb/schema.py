@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 6  # 1: ad hoc tables; 2: declared here; 3: turns; 4-6: the help desk
+SCHEMA_VERSION = 7  # 1: ad hoc tables; 2: declared here; 3: turns; 4-7: the help desk
 
 
 class SchemaTooNew(Exception):
@@ -81,7 +81,8 @@ TABLES: dict[str, Table] = {
     "conversations": Table(
         {"id": str, "mode": str, "department": str, "item_no": int, "seat": str,
          "created_at": str, "escalated_at": str, "first_reply_at": str, "ended_at": str,
-         "resolution": str, "transfers": int},
+         "resolution": str, "transfers": int, "after_hours": int, "warned_at": str,
+         "breached_at": str},
         pk="id", not_null=frozenset({"mode", "created_at"}),
         indexes=(("mode", "department"),), defaults={"transfers": 0},
     ),

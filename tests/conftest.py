@@ -61,7 +61,10 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "XIAOSHEN_RASA_PORT": str(free_port()),
         "XIAOSHEN_ACTIONS_PORT": str(free_port()),
         "XIAOSHEN_GATEWAY_PORT": str(free_port()),
-        "XIAOSHEN_SEAT_GRACE": "2",  # seconds: the re-queue test need not wait a minute
+        # Seconds, not minutes, so the service-level tests need not wait; seats around the
+        # clock, so the tests pass on a Sunday too.
+        "XIAOSHEN_SEAT_GRACE": "2", "XIAOSHEN_SLA_WARN": "1", "XIAOSHEN_SLA_BREACH": "2",
+        "XIAOSHEN_SEAT_HOURS": "always",
     }
 
 

@@ -44,6 +44,12 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _hours(text: str) -> str:
+    from handoff.hours import SeatHours
+
+    return str(SeatHours.parse(text))
+
+
 def _path(text: str) -> Path:
     return Path(_text(text))
 
@@ -81,6 +87,12 @@ SETTINGS = (
     Setting("gateway_port", "5080", "port of the gateway (browsers' Socket.IO and HTTP)", _port),
     Setting("seat_grace", "60", "seconds a seat may be disconnected before its chats are "
             "re-queued", _number),
+    Setting("seat_hours", "09:00-17:00", "when seats answer on working days (Asia/Shanghai)",
+            _hours),
+    Setting("sla_warn", "45", "seconds without a first human reply before the console warns",
+            _number),
+    Setting("sla_breach", "60", "seconds without a first human reply recorded as a breach",
+            _number),
     _threshold("dense_weight", "share of the dense score in the fused retrieval score"),
     _threshold("support", "fused score an entry needs before its service is offered"),
     _threshold("margin", "probability lead of the best service needed to answer"),
@@ -103,6 +115,9 @@ class Settings:
     actions_port: int
     gateway_port: int
     seat_grace: float
+    seat_hours: str
+    sla_warn: float
+    sla_breach: float
     thresholds: Thresholds
 
     def url(self, service: str) -> str:

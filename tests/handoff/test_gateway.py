@@ -299,3 +299,37 @@ def test_a_disconnected_seat_s_chats_go_to_another_seat(gateway, staff) -> None:
         await peer.client.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_no_first_reply_warns_at_45_s_and_records_a_breach_at_60_s(gateway, staff,
+                                                                  stack_env) -> None:
+    """(The stack runs with 1 s and 2 s instead of 45 s and 60 s.)"""
+    async def scenario() -> str:
+        boss = await supervisor(gateway, staff)
+        peer, session = await escalated(gateway, "道路货运经营许可证怎么申请")  # no seat online
+        warning = await boss.until("sla_warning", lambda d: d["id"] == session)
+        breach = await boss.until("sla_breach", lambda d: d["id"] == session)
+        assert warning["warned_at"] and breach["breached_at"] >= warning["warned_at"]
+        await peer.client.disconnect()
+        await boss.client.disconnect()
+        return session
+
+    session = asyncio.run(scenario())
+    row = KnowledgeBase(stack_env["XIAOSHEN_DB"]).db["conversations"].get(session)
+    assert row["breached_at"] and row["first_reply_at"] is None
+
+
+def test_a_first_reply_in_time_is_no_breach(gateway, staff, stack_env) -> None:
+    async def scenario() -> str:
+        seat = await seat_peer(gateway, new_seat(staff, "市公安局"))
+        peer, session = await escalated(gateway)
+        await seat.until("chat_assigned", lambda d: d["conversation"]["id"] == session)
+        await seat.client.call("seat_message", {"conversation_id": session, "text": "您好"},
+                               namespace="/seat")
+        await asyncio.sleep(2.5)
+        await seat.client.disconnect()
+        await peer.client.disconnect()
+        return session
+
+    row = KnowledgeBase(stack_env["XIAOSHEN_DB"]).db["conversations"].get(asyncio.run(scenario()))
+    assert row["first_reply_at"] and row["breached_at"] is None and row["warned_at"] is None

@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from handoff.attachments import Attachment
 from handoff.bot import BotClient, BotUnavailable, payload_of
 from handoff.hours import SeatHours
 from handoff.protocol import (
@@ -51,6 +52,7 @@ Emit = Callable[..., Awaitable[None]]  # AsyncServer.emit
 SECONDS_PER_CHAT = 120  # a seat's typical time per chat, for the expected wait
 AFTER_HOURS = ("现在是非工作时间（人工帮办服务时间为工作日 {hours}），您的留言已记录，"
                "业务部门将在 {opening} 开始上班后尽快答复您。")
+NO_ATTACHMENTS_FOR_BOT = "小申暂时看不懂图片和语音，请用文字描述您的问题，或发送“转人工”。"
 RATING_PROMPT = "本次人工服务已结束，请您对本次服务进行评价（1-5分，5分为非常满意）。"
 BOT_DOWN = "抱歉，小申暂时无法回复，请稍后再试，或发送“转人工”。"
 
@@ -137,6 +139,26 @@ class HelpDesk:
         if conversation["mode"] == HUMAN and conversation["seat"]:
             await self.emit(CUSTOMER_MESSAGE, message.as_event(),
                             room=seat_room(conversation["seat"]), namespace=SEAT_NAMESPACE)
+
+    async def customer_attachment(self, conversation_id: str, attachment: Attachment) -> None:
+        """An image or voice message from the customer: the bot cannot read it, a seat can."""
+        conversation = self.store.get(conversation_id)
+        message = self.store.add(conversation_id, "customer", attachment.url, attachment.kind)
+        await self.emit(CUSTOMER_ECHO, customer_event(message),
+                        room=conversation_room(conversation_id))
+        if conversation["mode"] == HUMAN and conversation["seat"]:
+            await self.emit(CUSTOMER_MESSAGE, message.as_event(),
+                            room=seat_room(conversation["seat"]), namespace=SEAT_NAMESPACE)
+        elif conversation["mode"] == BOT:
+            await self._say(conversation_id, "system", NO_ATTACHMENTS_FOR_BOT)
+
+    async def seat_attachment(self, seat: Staff, conversation_id: str,
+                              attachment: Attachment) -> Message:
+        self._own(seat, conversation_id)
+        message = await self._say(conversation_id, "seat", attachment.url, author=seat.name,
+                                  kind=attachment.kind)
+        self.store.first_reply(conversation_id)
+        return message
 
     async def _bot_turn(self, conversation_id: str, text: str) -> None:
         try:

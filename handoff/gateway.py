@@ -12,16 +12,21 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import socketio
 import uvicorn
 
+from handoff.attachments import MAX_BYTES as MAX_ATTACHMENT_BYTES
+from handoff.attachments import AttachmentStore
 from handoff.bot import BotClient
 from handoff.customer import CustomerNamespace
 from handoff.desk import HelpDesk, ServiceLevels
 from handoff.hours import SeatHours
+from handoff.protocol import ProtocolError
 from handoff.seat import SeatNamespace
-from handoff.staff import LoginFailed
+from handoff.staff import LoginFailed, Role
+from handoff.store import UnknownConversation
 from kb.store import KnowledgeBase
 from xiaoshen import settings as settings_module
 from xiaoshen.settings import Settings
@@ -42,38 +47,68 @@ async def respond(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
-async def read_json(receive: Receive) -> Any:
+async def read_body(receive: Receive, limit: int) -> bytes:
     body = b""
     while True:
         event = await receive()
         body += event.get("body", b"")
-        if len(body) > MAX_BODY_BYTES:
+        if len(body) > limit:
             raise ValueError("请求内容过大")
         if not event.get("more_body"):
-            break
+            return body
+
+
+async def read_json(receive: Receive) -> Any:
+    body = await read_body(receive, MAX_BODY_BYTES)
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ValueError("请求内容不是有效的 JSON") from None
 
 
+def query(scope: dict) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(scope.get("query_string", b"").decode(
+        "latin-1")).items()}
+
+
+def header(scope: dict, name: str) -> str:
+    wanted = name.lower().encode()
+    return next((value.decode("latin-1") for key, value in scope.get("headers", [])
+                 if key == wanted), "")
+
+
 class HttpApi:
     """The routes besides Socket.IO, declared in one table."""
 
-    def __init__(self, desk: HelpDesk) -> None:
+    def __init__(self, desk: HelpDesk, attachments: AttachmentStore) -> None:
         self.desk = desk
-        self.routes = {("GET", "/health"): self.health, ("POST", "/api/login"): self.login}
+        self.attachments = attachments
+        # (method, path or path prefix ending in "/") → handler(scope, receive, send)
+        self.routes = {("GET", "/health"): self.health, ("POST", "/api/login"): self.login,
+                       ("POST", "/api/attachments"): self.upload,
+                       ("GET", "/api/attachments/"): self.download}
+
+    def route(self, method: str, path: str) -> Any:
+        exact = self.routes.get((method, path))
+        if exact:
+            return exact
+        prefix = path.rsplit("/", 1)[0] + "/"
+        return self.routes.get((method, prefix))
 
     async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.lifespan(receive, send)
             return
-        route = self.routes.get((scope.get("method", ""), scope.get("path", "")))
-        if route is None:
+        handler = self.route(scope.get("method", ""), scope.get("path", ""))
+        if handler is None:
             await respond(send, 404, {"error": "没有这个地址"})
             return
         try:
-            await route(receive, send)
+            await handler(scope, receive, send)
+        except LoginFailed as error:
+            await respond(send, 401, {"error": f"请先登录（{error}）"})
+        except (ProtocolError, UnknownConversation) as error:
+            await respond(send, 403, {"error": str(error)})
         except ValueError as error:
             await respond(send, 400, {"error": str(error)})
 
@@ -87,10 +122,48 @@ class HttpApi:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def health(self, receive: Receive, send: Send) -> None:
+    async def health(self, scope: dict, receive: Receive, send: Send) -> None:
         await respond(send, 200, {"status": "ok"})
 
-    async def login(self, receive: Receive, send: Send) -> None:
+    async def upload(self, scope: dict, receive: Receive, send: Send) -> None:
+        """An image or voice message into a conversation: a customer names their own
+        (X-Xiaoshen-Session), a seat logs in (Authorization: Bearer …) and names the chat."""
+        token = header(scope, "authorization").removeprefix("Bearer ").strip()
+        conversation_id = header(scope, "x-xiaoshen-session") or header(
+            scope, "x-xiaoshen-conversation")
+        self.desk.store.get(conversation_id)
+        data = await read_body(receive, MAX_ATTACHMENT_BYTES + 1)
+        if token:
+            seat = self.desk.staff.session(token)
+            attachment = self.attachments.add(conversation_id, data, seat.name)
+            await self.desk.seat_attachment(seat, conversation_id, attachment)
+        elif header(scope, "x-xiaoshen-session"):
+            attachment = self.attachments.add(conversation_id, data, "customer")
+            await self.desk.customer_attachment(conversation_id, attachment)
+        else:
+            raise LoginFailed("not logged in")
+        await respond(send, 201, {"id": attachment.id, "url": attachment.url,
+                                  "kind": attachment.kind})
+
+    async def download(self, scope: dict, receive: Receive, send: Send) -> None:
+        """A file, to the conversation's customer (?session=) or to staff (?token=)."""
+        attachment = self.attachments.get(scope["path"].rsplit("/", 1)[1])
+        if attachment is None:
+            await respond(send, 404, {"error": "没有这个文件"})
+            return
+        asked = query(scope)
+        if asked.get("session") != attachment.conversation_id:
+            staff = self.desk.staff.session(asked.get("token", ""))
+            conversation = self.desk.store.get(attachment.conversation_id)
+            if staff.role == Role.AGENT and staff.department != conversation["department"]:
+                raise ProtocolError("无权查看此文件")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", attachment.mime.encode()),
+                                (b"cache-control", b"private, max-age=3600"),
+                                (b"x-content-type-options", b"nosniff")]})
+        await send({"type": "http.response.body", "body": attachment.path.read_bytes()})
+
+    async def login(self, scope: dict, receive: Receive, send: Send) -> None:
         data = await read_json(receive)
         name = data.get("name") if isinstance(data, dict) else None
         password = data.get("password") if isinstance(data, dict) else None
@@ -132,7 +205,9 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
                     sio.start_background_task, levels)
     sio.register_namespace(CustomerNamespace(desk))
     sio.register_namespace(SeatNamespace(desk))
-    return socketio.ASGIApp(sio, other_asgi_app=HttpApi(desk), static_files=static_files())
+    attachments = AttachmentStore(desk.kb, settings.db.parent / "attachments")
+    return socketio.ASGIApp(sio, other_asgi_app=HttpApi(desk, attachments),
+                            static_files=static_files())
 
 
 def main(argv: list[str] | None = None) -> None:

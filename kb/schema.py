@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 7  # 1: ad hoc tables; 2: declared here; 3: turns; 4-7: the help desk
+SCHEMA_VERSION = 8  # 1: ad hoc tables; 2: declared here; 3: turns; 4-8: the help desk
 
 
 class SchemaTooNew(Exception):
@@ -93,6 +93,13 @@ TABLES: dict[str, Table] = {
         pk="id", not_null=frozenset({"conversation_id", "sender", "kind", "created_at"}),
         foreign_keys=(("conversation_id", "conversations", "id"),),
         indexes=(("conversation_id", "id"),),
+    ),
+    # Images and voice messages; the files live on disk (`path`, named by their hash).
+    "attachments": Table(
+        {"id": str, "conversation_id": str, "kind": str, "mime": str, "size": int,
+         "path": str, "uploader": str, "created_at": str},
+        pk="id", not_null=frozenset({"conversation_id", "kind", "mime", "path", "created_at"}),
+        foreign_keys=(("conversation_id", "conversations", "id"),),
     ),
     # Seat replies stopped for a forbidden phrase (禁语), for supervisors. text is masked.
     "forbidden_attempts": Table(

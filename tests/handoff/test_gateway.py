@@ -333,3 +333,32 @@ def test_a_first_reply_in_time_is_no_breach(gateway, staff, stack_env) -> None:
 
     row = KnowledgeBase(stack_env["XIAOSHEN_DB"]).db["conversations"].get(asyncio.run(scenario()))
     assert row["first_reply_at"] and row["breached_at"] is None and row["warned_at"] is None
+
+
+def test_attachments_are_checked_and_kept_to_their_conversation(gateway, staff) -> None:
+    from tests.web.test_browser import tiny_png
+
+    async def scenario() -> None:
+        peer, session = await escalated(gateway)
+        upload = f"{gateway}/api/attachments"
+        fake = httpx.post(upload, content=b"<script>alert(1)</script>",
+                          headers={"x-xiaoshen-session": session})
+        assert (fake.status_code, fake.json()) == (
+            400, {"error": "只能发送图片（PNG、JPEG、GIF、WebP）或语音"})
+        huge = httpx.post(upload, content=b"\x89PNG" + b"0" * (6 * 1024 * 1024),
+                          headers={"x-xiaoshen-session": session})
+        assert huge.status_code == 400
+        nobody = httpx.post(upload, content=tiny_png())
+        assert nobody.status_code == 403  # no conversation named
+        sent = httpx.post(upload, content=tiny_png(), headers={"x-xiaoshen-session": session})
+        assert sent.status_code == 201 and sent.json()["kind"] == "image"
+        echo = await peer.until("customer_echo", lambda d: d["kind"] == "image")
+        assert echo["text"] == sent.json()["url"]
+        mine = httpx.get(f"{gateway}{sent.json()['url']}", params={"session": session})
+        assert (mine.status_code, mine.headers["content-type"], mine.content) == (
+            200, "image/png", tiny_png())
+        other = httpx.get(f"{gateway}{sent.json()['url']}", params={"session": "0" * 32})
+        assert other.status_code == 401
+        await peer.client.disconnect()
+
+    asyncio.run(scenario())

@@ -6,7 +6,9 @@ label, as a person finds them."""
 from __future__ import annotations
 
 import re
+import struct
 import uuid
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +23,17 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct horse battery"
+
+
+def tiny_png(width: int = 2, height: int = 2) -> bytes:
+    """A real PNG, made here (a grey square)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +60,7 @@ def phone(browser: Browser, gateway: str) -> Page:
 
 def ask(page: Page, text: str) -> None:
     page.get_by_label("请输入您的问题").fill(text)
-    page.get_by_role("button", name="发送").click()
+    page.get_by_role("button", name="发送", exact=True).click()
 
 
 def console_for(browser: Browser, gateway: str, name: str) -> Page:
@@ -80,14 +93,21 @@ def test_a_citizen_reaches_a_seat_and_rates_the_chat(browser, gateway, stack_env
     history = desk.get_by_role("log", name="会话记录")
     expect(history).to_contain_text("无犯罪记录证明在哪里开")  # the bot history
     desk.get_by_label("回复内容").fill("您好，请带身份证到户籍所在地派出所办理。")
-    desk.get_by_role("button", name="发送").click()
+    desk.get_by_role("button", name="发送", exact=True).click()
     expect(log).to_contain_text("请带身份证到户籍所在地派出所办理", timeout=10_000)
+
+    # The seat replies with a screenshot; the citizen sees the image.
+    desk.get_by_label("发送图片").set_input_files(
+        files=[{"name": "窗口位置.png", "mimeType": "image/png", "buffer": tiny_png()}])
+    picture = log.get_by_role("img", name="图片消息")
+    expect(picture).to_be_visible(timeout=10_000)
+    assert citizen.evaluate("document.querySelector('#messages img').naturalWidth") == 2
 
     # Hostile markup arrives as text, on both sides.
     ask(citizen, "<img src=x onerror=alert(1)>我的证明")
     expect(history).to_contain_text("<img src=x onerror=alert(1)>我的证明", timeout=10_000)
-    assert desk.locator("#history img").count() == 0
-    assert citizen.locator("#messages img").count() == 0
+    assert desk.locator("#history img[src='x']").count() == 0
+    assert citizen.locator("#messages img[src='x']").count() == 0
 
     desk.get_by_role("button", name="结束会话").click()
     expect(citizen.get_by_role("heading", name="请您对本次服务进行评价")).to_be_visible(

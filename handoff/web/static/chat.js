@@ -45,7 +45,7 @@ function show(message) {
   }
   const item = ev.element("li", undefined, `message ${message.sender || "bot"}`);
   item.append(ev.element("span", SENDERS[message.sender] || "小申", "who"));
-  item.append(ev.element("p", message.text));
+  item.append(ev.content(message, `session=${session}`));
   item.append(ev.element("time", ev.timeOf(message.created_at)));
   list.append(item);
   item.scrollIntoView({ block: "end" });
@@ -79,6 +79,28 @@ text.addEventListener("keydown", (event) => {
   }
 });
 document.getElementById("human").addEventListener("click", () => send("/request_human", "转人工"));
+document.getElementById("image").addEventListener("change", async (event) => {
+  const [file] = event.target.files;
+  event.target.value = "";
+  if (!file) return;
+  try { await ev.upload(file, { "x-xiaoshen-session": session }); }
+  catch (error) { status.textContent = error.message; }
+});
+let recording = null;
+document.getElementById("voice").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  try {
+    if (!recording) {
+      recording = await ev.record();
+      button.textContent = "停止并发送语音";
+      return;
+    }
+    const blob = await recording.stop();
+    recording = null;
+    button.textContent = "录制语音";
+    await ev.upload(blob, { "x-xiaoshen-session": session });
+  } catch (error) { recording = null; button.textContent = "录制语音"; status.textContent = error.message; }
+});
 document.getElementById("submit-rating").addEventListener("click", () => {
   const chosen = document.querySelector('input[name="level"]:checked');
   if (!chosen) { status.textContent = "请先选择评分"; return; }

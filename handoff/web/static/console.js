@@ -8,6 +8,7 @@ const status = document.getElementById("status");
 const chats = new Map();  // conversation id → {conversation, messages}
 let socket = null;
 let current = null;
+let token = null;
 
 document.getElementById("login").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -19,6 +20,7 @@ document.getElementById("login").addEventListener("submit", async (event) => {
   const body = await response.json();
   if (!response.ok) { status.textContent = body.error; return; }
   document.getElementById("who").textContent = `${body.name} · ${body.department}`;
+  token = body.token;
   connect(body.token);
 });
 
@@ -82,7 +84,7 @@ function open(id) {
 function render(message) {
   const item = ev.element("li", undefined, `message ${message.sender}`);
   item.append(ev.element("span", SENDERS[message.sender] || message.sender, "who"));
-  item.append(ev.element("p", message.title || message.body));
+  item.append(ev.content(message, `token=${token}`));
   item.append(ev.element("time", ev.timeOf(message.created_at)));
   return item;
 }
@@ -103,6 +105,18 @@ document.getElementById("reply").addEventListener("submit", async (event) => {
   add({ id: reply.id, conversation_id: current, sender: "seat", body: box.value,
         created_at: new Date().toISOString() });
   box.value = "";
+});
+
+document.getElementById("image").addEventListener("change", async (event) => {
+  const [file] = event.target.files;
+  event.target.value = "";
+  if (!file || !current) return;
+  try {
+    const sent = await ev.upload(file, { authorization: `Bearer ${token}`,
+                                         "x-xiaoshen-conversation": current });
+    add({ id: sent.id, conversation_id: current, sender: "seat", kind: sent.kind,
+          body: sent.url, created_at: new Date().toISOString() });
+  } catch (error) { status.textContent = error.message; }
 });
 
 document.getElementById("end").addEventListener("click", async () => {

@@ -28,6 +28,50 @@ export function element(tag, text, className) {
   return node;
 }
 
+// A message's content: text as text, an image or a voice message as the element showing it.
+export function content(message, credential) {
+  const body = message.title || message.body || message.text || "";
+  if (message.kind === "image") {
+    const image = element("img");
+    image.src = `${body}?${credential}`;
+    image.alt = "图片消息";
+    image.className = "attachment";
+    return image;
+  }
+  if (message.kind === "voice") {
+    const audio = element("audio");
+    audio.src = `${body}?${credential}`;
+    audio.controls = true;
+    audio.setAttribute("aria-label", "语音消息");
+    return audio;
+  }
+  return element("p", body);
+}
+
+// Upload an image or a recording; the gateway posts it into the conversation.
+export async function upload(blob, headers) {
+  const response = await fetch("/api/attachments", { method: "POST", headers, body: blob });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error);
+  return body;
+}
+
+// Record from the microphone until stop() is called; resolves to the recording.
+export async function record() {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  const recorder = new MediaRecorder(stream);
+  const chunks = [];
+  recorder.ondataavailable = (event) => chunks.push(event.data);
+  const done = new Promise((resolve) => {
+    recorder.onstop = () => {
+      stream.getTracks().forEach((track) => track.stop());
+      resolve(new Blob(chunks, { type: recorder.mimeType || "audio/webm" }));
+    };
+  });
+  recorder.start();
+  return { stop: () => { recorder.stop(); return done; } };
+}
+
 export function timeOf(iso) {
   return iso ? iso.slice(11, 16) : "";
 }

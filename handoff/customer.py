@@ -11,7 +11,7 @@ from typing import Any
 
 import socketio
 
-from handoff.desk import HelpDesk, conversation_room
+from handoff.desk import HelpDesk
 from handoff.protocol import (
     PROTOCOL_ERROR,
     SESSION_CONFIRM,
@@ -19,6 +19,7 @@ from handoff.protocol import (
     UserUttered,
     text_field,
 )
+from handoff.rooms import conversation_room
 from handoff.store import UnknownConversation
 
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")  # ours: unguessable, so only its owner resumes it

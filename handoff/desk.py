@@ -13,8 +13,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from handoff.attachments import Attachment
@@ -28,13 +26,24 @@ from handoff.protocol import (
     CUSTOMER_ECHO,
     CUSTOMER_MESSAGE,
     FORBIDDEN_ATTEMPT,
+    INTERNAL_NOTE,
     QUEUE_STATUS,
     QUEUES,
+    SEAT_LOADS,
     SEAT_NAMESPACE,
     SLA_BREACH,
     SLA_WARNING,
+    TRANSFER_FLAG,
     Outcome,
     ProtocolError,
+)
+from handoff.rooms import (
+    SUPERVISORS,
+    conversation_room,
+    customer_event,
+    department_room,
+    forbidden_phrase,
+    seat_room,
 )
 from handoff.staff import Staff, StaffDirectory
 from handoff.store import BOT, HUMAN, QUEUED, ConversationStore, Message
@@ -42,63 +51,18 @@ from kb import clock
 from kb.gaps import PLATFORM_DEPARTMENT, GapLog
 from kb.ratings import Ratings
 from kb.store import KnowledgeBase
-from nlu.normalize import normalize
 from nlu.privacy import mask_personal_data
-from nlu.segment import read_word_list
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[..., Awaitable[None]]  # AsyncServer.emit
 SECONDS_PER_CHAT = 120  # a seat's typical time per chat, for the expected wait
+MAX_TRANSFERS = 2  # more is passing the buck (推诿扯皮): supervisors are told
 AFTER_HOURS = ("现在是非工作时间（人工帮办服务时间为工作日 {hours}），您的留言已记录，"
                "业务部门将在 {opening} 开始上班后尽快答复您。")
 NO_ATTACHMENTS_FOR_BOT = "小申暂时看不懂图片和语音，请用文字描述您的问题，或发送“转人工”。"
 RATING_PROMPT = "本次人工服务已结束，请您对本次服务进行评价（1-5分，5分为非常满意）。"
 BOT_DOWN = "抱歉，小申暂时无法回复，请稍后再试，或发送“转人工”。"
-
-
-FORBIDDEN = Path(__file__).with_name("forbidden_phrases.txt")
-
-
-@cache
-def forbidden_phrases() -> tuple[str, ...]:
-    return tuple(normalize(phrase) for phrase in read_word_list(FORBIDDEN))
-
-
-def forbidden_phrase(text: str) -> str | None:
-    """The first forbidden phrase (禁语) in a seat's reply, if any."""
-    folded = normalize(text)
-    return next((phrase for phrase in forbidden_phrases() if phrase in folded), None)
-
-
-def conversation_room(conversation_id: str) -> str:
-    return f"conversation:{conversation_id}"
-
-
-def seat_room(name: str) -> str:
-    return f"seat:{name}"
-
-
-def department_room(department: str) -> str:
-    return f"department:{department}"
-
-
-SUPERVISORS = "supervisors"
-
-
-def customer_event(message: Message) -> dict[str, Any]:
-    """A stored message as Rasa's socket channel sends it (rasa-webchat reads text and
-    quick_replies), with our id, sender and kind added."""
-    event = {"text": message.extra.get("title") or message.body, "id": message.id,
-             "sender": message.sender,
-             "author": message.author, "kind": message.kind, "created_at": message.created_at}
-    buttons = message.extra.get("buttons") or []
-    if buttons:
-        event["quick_replies"] = [{"content_type": "text", "title": b["title"],
-                                   "payload": b["payload"]} for b in buttons]
-    if message.extra.get("outcome"):
-        event["outcome"] = message.extra["outcome"]
-    return event
 
 
 @dataclass(frozen=True)
@@ -240,6 +204,8 @@ class HelpDesk:
         await self.emit(QUEUES, {department: waiting}, room=department_room(department),
                         namespace=SEAT_NAMESPACE)
         await self.emit(QUEUES, self.queues(), room=SUPERVISORS, namespace=SEAT_NAMESPACE)
+        await self.emit(SEAT_LOADS, self.seat_loads(), room=SUPERVISORS,
+                        namespace=SEAT_NAMESPACE)
 
     async def rate(self, conversation_id: str, level: int, comment: str = "") -> None:
         conversation = self.store.get(conversation_id)
@@ -300,8 +266,58 @@ class HelpDesk:
         await self._assigned(conversation_id, seat.name)
         await self.announce_queue(seat.department)
 
+    async def transfer(self, seat: Staff, conversation_id: str, note: str,
+                       department: str | None = None, to_seat: str | None = None) -> None:
+        """Hand a chat on to another department's queue, or straight to a named seat, with
+        a note for whoever takes it; more than two transfers are flagged (推诿扯皮)."""
+        self._own(seat, conversation_id)
+        target = self.staff.find(to_seat) if to_seat else None
+        if to_seat and (target is None or target.role != "agent"):
+            raise ProtocolError("没有这个坐席")
+        destination = target.department if target else (department or "").strip()
+        if destination not in self.departments():
+            raise ProtocolError("请选择转接的部门或坐席")
+        await self.note(seat, conversation_id, f"转接说明：{note}")
+        count = self.store.transfer(conversation_id, destination)
+        await self._say(conversation_id, "system",
+                        f"正在为您转接至{destination}的人工帮办，请稍候。")
+        if count > MAX_TRANSFERS:
+            await self.emit(TRANSFER_FLAG, self.store.get(conversation_id), room=SUPERVISORS,
+                            namespace=SEAT_NAMESPACE)
+        if target and target.name in {s.name for s in self.online_seats(destination)} and (
+                self.store.load(target.name) < target.capacity
+                and self.store.claim(conversation_id, target.name)):
+            await self._assigned(conversation_id, target.name)
+        elif await self.assign(conversation_id) is None:
+            await self.emit(CHAT_QUEUED, self.store.get(conversation_id),
+                            room=department_room(destination), namespace=SEAT_NAMESPACE)
+        await self.announce_queue(destination)
+        await self.fill(seat)
+
+    async def note(self, seat: Staff, conversation_id: str, text: str) -> Message:
+        """An internal note on a chat: seats see it, the customer never does."""
+        self._own(seat, conversation_id)
+        message = self.store.add(conversation_id, "note", text, author=seat.name)
+        await self.emit(INTERNAL_NOTE, message.as_event(), room=seat_room(seat.name),
+                        namespace=SEAT_NAMESPACE)
+        return message
+
+    def departments(self) -> list[str]:
+        """Every department a chat can go to: those of the services, and the platform's."""
+        found = {item.department for item in self.kb.items().values()}
+        return sorted(found | {PLATFORM_DEPARTMENT})
+
+    def seat_loads(self) -> list[dict[str, Any]]:
+        """Every seat's presence, load and capacity (what supervisors watch)."""
+        presence = {row["user"]: row["status"] for row in self.kb.db["presence"].rows}
+        seats = self.kb.db["users"].rows_where("role = 'agent'", order_by="department, name")
+        return [{"name": row["name"], "department": row["department"],
+                 "status": presence.get(row["name"], "offline"),
+                 "load": self.store.load(row["name"]), "capacity": row["capacity"]}
+                for row in seats]
+
     async def _assigned(self, conversation_id: str, seat: str) -> None:
-        history = [m.as_event() for m in self.store.messages(conversation_id)]
+        history = [m.as_event() for m in self.store.messages(conversation_id, notes=True)]
         await self.emit(CHAT_ASSIGNED, {"conversation": self.store.get(conversation_id),
                                         "history": history},
                         room=seat_room(seat), namespace=SEAT_NAMESPACE)

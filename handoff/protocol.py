@@ -107,6 +107,12 @@ END_CHAT = "end_chat"  # seat → server: {conversation_id, resolved}
 PRESENCE = "presence"  # seat → server: {status: online | away}
 QUEUES = "queues"  # server → supervisors and seats: waiting chats per department
 FORBIDDEN_ATTEMPT = "forbidden_attempt"  # server → supervisors: a reply stopped for a 禁语
+TRANSFER = "transfer"  # seat → server: {conversation_id, department? | seat?, note}
+NOTE = "note"  # seat → server: {conversation_id, text}: an internal note, never to the customer
+INTERNAL_NOTE = "internal_note"  # server → seats: a note on a chat they have
+TRANSFER_FLAG = "transfer_flag"  # server → supervisors: a chat transferred more than twice
+SEAT_LOADS = "seat_loads"  # server → supervisors: every seat's presence and load
+DEPARTMENTS = "departments"  # server → seats: the departments a chat can be transferred to
 SLA_WARNING = "sla_warning"  # server → seat, department, supervisors: no reply after 45 s
 SLA_BREACH = "sla_breach"  # server → supervisors: no first reply within 60 s (recorded)
 

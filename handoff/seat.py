@@ -7,14 +7,17 @@ from typing import Any
 
 import socketio
 
-from handoff.desk import SUPERVISORS, HelpDesk, department_room, seat_room
+from handoff.desk import HelpDesk
 from handoff.protocol import (
+    DEPARTMENTS,
     PROTOCOL_ERROR,
     QUEUES,
+    SEAT_LOADS,
     SEAT_NAMESPACE,
     ProtocolError,
     text_field,
 )
+from handoff.rooms import SUPERVISORS, department_room, seat_room
 from handoff.staff import LoginFailed, Role, Staff
 from handoff.store import UnknownConversation
 
@@ -39,8 +42,10 @@ class SeatNamespace(socketio.AsyncNamespace):
         if staff.role == Role.SUPERVISOR:
             await self.enter_room(sid, SUPERVISORS)
             await self.emit(QUEUES, self.desk.queues(), to=sid)
+            await self.emit(SEAT_LOADS, self.desk.seat_loads(), to=sid)
             return
         await self.enter_room(sid, department_room(staff.department))
+        await self.emit(DEPARTMENTS, self.desk.departments(), to=sid)
         await self.emit(QUEUES, {staff.department: self.desk.store.queue(staff.department)},
                         to=sid)
         self.desk.set_presence(staff, "online")
@@ -86,6 +91,25 @@ class SeatNamespace(socketio.AsyncNamespace):
                                 bool(data.get("resolved")))
             return {"ok": True}
         return await self._guarded(sid, end, data)
+
+    async def on_transfer(self, sid: str, data: Any = None) -> Any:
+        async def transfer(sid: str, data: Any) -> dict:
+            department = data.get("department") if isinstance(data, dict) else None
+            to_seat = data.get("seat") if isinstance(data, dict) else None
+            await self.desk.transfer(await self._agent(sid), text_field(data, "conversation_id"),
+                                     text_field(data, "note", 500),
+                                     department if isinstance(department, str) else None,
+                                     to_seat if isinstance(to_seat, str) else None)
+            return {"ok": True}
+        return await self._guarded(sid, transfer, data)
+
+    async def on_note(self, sid: str, data: Any = None) -> Any:
+        async def note(sid: str, data: Any) -> dict:
+            message = await self.desk.note(await self._agent(sid),
+                                           text_field(data, "conversation_id"),
+                                           text_field(data, "text"))
+            return {"ok": True, "id": message.id}
+        return await self._guarded(sid, note, data)
 
     async def on_presence(self, sid: str, data: Any = None) -> Any:
         async def presence(sid: str, data: Any) -> dict:

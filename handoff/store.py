@@ -73,11 +73,12 @@ class ConversationStore:
         row["id"] = self.db["messages"].insert(row).last_pk
         return _message(row)
 
-    def messages(self, conversation_id: str, after: int = 0) -> list[Message]:
+    def messages(self, conversation_id: str, after: int = 0, notes: bool = False
+                 ) -> list[Message]:
         """The conversation's messages after id `after`, oldest first (a reconnecting client
-        asks for those after the last one it has)."""
-        rows = self.db["messages"].rows_where("conversation_id = ? AND id > ?",
-                                              [conversation_id, after], order_by="id")
+        asks for those after the last one it has); seats' internal notes only if `notes`."""
+        where = "conversation_id = ? AND id > ?" + ("" if notes else " AND sender != 'note'")
+        rows = self.db["messages"].rows_where(where, [conversation_id, after], order_by="id")
         return [_message(row) for row in rows]
 
     def escalate(self, conversation_id: str, department: str, item_no: int | None,
@@ -118,6 +119,14 @@ class ConversationStore:
     def end(self, conversation_id: str, resolution: str) -> None:
         self.db["conversations"].update(conversation_id, {
             "mode": BOT, "ended_at": clock.timestamp(), "resolution": resolution})
+
+    def transfer(self, conversation_id: str, department: str) -> int:
+        """Back to a queue (another department's, maybe); returns the transfer count."""
+        self.db.execute("UPDATE conversations SET mode = ?, seat = NULL, department = ?, "
+                        "transfers = transfers + 1 WHERE id = ?",
+                        [QUEUED, department, conversation_id])
+        self.db.conn.commit()
+        return self.get(conversation_id)["transfers"]
 
     def requeue(self, seat: str) -> list[str]:
         """Put the seat's chats back in their queues (it went away); returns their ids."""

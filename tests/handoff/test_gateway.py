@@ -362,3 +362,42 @@ def test_attachments_are_checked_and_kept_to_their_conversation(gateway, staff) 
         await peer.client.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_transfer_with_a_note_and_a_flag_after_two(gateway, staff) -> None:
+    async def scenario() -> None:
+        boss = await supervisor(gateway, staff)
+        loads = await boss.next("seat_loads")
+        assert all({"name", "department", "status", "load", "capacity"} <= set(s) for s in loads)
+        police = await seat_peer(gateway, new_seat(staff, "市公安局"))
+        tax_name = new_seat(staff, "市税务局")
+        tax = await seat_peer(gateway, tax_name)
+        peer, session = await escalated(gateway)
+        await police.until("chat_assigned", lambda d: d["conversation"]["id"] == session)
+        note = await police.client.call("note", {"conversation_id": session,
+                                                 "text": "市民情绪急，需要加急"}, namespace="/seat")
+        assert note["ok"]
+        moved = await police.client.call("transfer", {
+            "conversation_id": session, "department": "市税务局", "note": "涉及个税证明"},
+            namespace="/seat")
+        assert moved["ok"]
+        assigned = await tax.until("chat_assigned", lambda d: d["conversation"]["id"] == session)
+        notes = [m["body"] for m in assigned["history"] if m["sender"] == "note"]
+        assert notes == ["市民情绪急，需要加急", "转接说明：涉及个税证明"]
+        await peer.until("bot_uttered", lambda d: "市税务局" in d["text"])
+        # The customer never sees a note, live or on re-sync.
+        await peer.client.emit("sync", {"after": 0})
+        history = (await peer.next("history"))["messages"]
+        assert not [m for m in history if m["sender"] == "note"]
+        # Passed on twice more: supervisors are told.
+        for department in ("市公安局", "市税务局"):
+            holder = tax if department == "市公安局" else police
+            await holder.client.call("transfer", {"conversation_id": session,
+                                                  "department": department, "note": "再转"},
+                                     namespace="/seat")
+        flagged = await boss.until("transfer_flag", lambda d: d["id"] == session)
+        assert flagged["transfers"] == 3
+        for client in (police, tax, peer, boss):
+            await client.client.disconnect()
+
+    asyncio.run(scenario())

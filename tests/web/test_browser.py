@@ -37,11 +37,20 @@ def tiny_png(width: int = 2, height: int = 2) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def shared_browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser(shared_browser: Browser) -> Iterator[Browser]:
+    """The browser, with every context a test opens closed after it (a seat left online
+    in one test would take the next test's chats)."""
+    yield shared_browser
+    for context in shared_browser.contexts:
+        context.close()
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +143,47 @@ def test_a_reload_resumes_the_whole_conversation(browser, gateway) -> None:
 
 
 def test_the_console_needs_a_login(browser, gateway) -> None:
-    page = browser.new_page()
+    page = browser.new_context().new_page()
     page.goto(f"{gateway}/console")
     page.get_by_label("用户名").fill("nobody")
     page.get_by_label("密码").fill("wrong password")
     page.get_by_role("button", name="登录").click()
     expect(page.get_by_role("status")).to_have_text("用户名或密码错误")
     expect(page.get_by_role("heading", name="等待队列")).to_be_hidden()
+
+
+def test_a_seat_transfers_with_a_note_and_the_supervisor_sees_the_loads(browser, gateway,
+                                                                        stack_env) -> None:
+    directory = StaffDirectory(KnowledgeBase(stack_env["XIAOSHEN_DB"]))
+    police, tax, boss = (f"{role}-{uuid.uuid4().hex[:6]}" for role in ("p", "t", "s"))
+    directory.add(police, "agent", PASSWORD, "市公安局", capacity=20)
+    directory.add(tax, "agent", PASSWORD, "市税务局", capacity=20)
+    directory.add(boss, "supervisor", PASSWORD)
+
+    citizen = phone(browser, gateway)
+    ask(citizen, "无犯罪记录证明在哪里开")
+    log = citizen.get_by_role("log", name="对话记录")
+    expect(log.get_by_role("listitem")).to_have_count(2, timeout=20_000)
+    citizen.get_by_role("button", name="转人工").click()
+    session = citizen.evaluate("localStorage.getItem('xiaoshen.session')")
+
+    first = console_for(browser, gateway, police)
+    first.get_by_role("button", name=re.compile(f"会话 {session[:6]}")).click()
+    first.get_by_label("内部备注（市民看不到）").fill("已核实身份")
+    first.get_by_role("button", name="添加备注").click()
+    first.get_by_label("转接到部门").fill("市税务局")
+    first.get_by_label("转接说明").fill("市民还要开个税证明")
+    first.get_by_role("button", name="转接").click()
+    expect(first.get_by_role("status")).to_contain_text("已转接至市税务局")
+
+    second = console_for(browser, gateway, tax)
+    second.get_by_role("button", name=re.compile(f"会话 {session[:6]}")).click()
+    history = second.get_by_role("log", name="会话记录")
+    expect(history).to_contain_text("转接说明：市民还要开个税证明")
+    expect(history).to_contain_text("已核实身份")
+    expect(log).to_contain_text("市税务局", timeout=10_000)
+    expect(log).not_to_contain_text("已核实身份")  # notes never reach the citizen
+
+    supervisor = console_for(browser, gateway, boss)
+    table = supervisor.get_by_role("table", name="坐席负载")
+    expect(table.get_by_role("row", name=re.compile(tax))).to_contain_text("在线")

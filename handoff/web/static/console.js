@@ -3,7 +3,7 @@
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import * as ev from "/static/events.js";
 
-const SENDERS = { customer: "市民", bot: "小申", seat: "坐席", system: "系统" };
+const SENDERS = { customer: "市民", bot: "小申", seat: "坐席", system: "系统", note: "内部备注" };
 const status = document.getElementById("status");
 const chats = new Map();  // conversation id → {conversation, messages}
 let socket = null;
@@ -41,7 +41,32 @@ function connect(token) {
     status.textContent = "已接入新会话";
   });
   socket.on(ev.CUSTOMER_MESSAGE, (message) => add(message));
+  socket.on(ev.INTERNAL_NOTE, (message) => add(message));
+  socket.on(ev.SLA_WARNING, (c) => alert(`会话 ${c.id.slice(0, 6)} 已等待45秒未回复，请尽快响应`));
+  socket.on(ev.SLA_BREACH, (c) => alert(`会话 ${c.id.slice(0, 6)} 超过1分钟未首次响应（已记录）`));
+  socket.on(ev.TRANSFER_FLAG, (c) => alert(`会话 ${c.id.slice(0, 6)} 已被转接${c.transfers}次，请关注`));
+  socket.on(ev.FORBIDDEN_ATTEMPT, (a) => alert(`${a.seat} 的回复含服务禁语“${a.phrase}”，已拦截`));
+  socket.on(ev.SEAT_LOADS, (seats) => showSeats(seats));
+  socket.on(ev.DEPARTMENTS, (names) => document.getElementById("departments").replaceChildren(
+    ...names.map((name) => { const option = ev.element("option"); option.value = name; return option; })));
   socket.on(ev.PROTOCOL_ERROR, ({ error }) => { status.textContent = error; });
+}
+
+function alert(text) {
+  const item = ev.element("li", `${new Date().toTimeString().slice(0, 5)} ${text}`);
+  document.getElementById("alerts").prepend(item);
+}
+
+function showSeats(seats) {
+  document.getElementById("supervision").hidden = false;
+  const STATUS = { online: "在线", away: "离开", offline: "离线" };
+  const rows = seats.map((seat) => {
+    const row = ev.element("tr");
+    for (const cell of [seat.name, seat.department, STATUS[seat.status] || seat.status,
+                        `${seat.load}/${seat.capacity}`]) row.append(ev.element("td", cell));
+    return row;
+  });
+  document.getElementById("seats").replaceChildren(...rows);
 }
 
 function showQueue(queues) {
@@ -83,6 +108,7 @@ function open(id) {
 
 function render(message) {
   const item = ev.element("li", undefined, `message ${message.sender}`);
+  if (message.sender === "note") item.setAttribute("aria-label", "内部备注");
   item.append(ev.element("span", SENDERS[message.sender] || message.sender, "who"));
   item.append(ev.content(message, `token=${token}`));
   item.append(ev.element("time", ev.timeOf(message.created_at)));
@@ -117,6 +143,34 @@ document.getElementById("image").addEventListener("change", async (event) => {
     add({ id: sent.id, conversation_id: current, sender: "seat", kind: sent.kind,
           body: sent.url, created_at: new Date().toISOString() });
   } catch (error) { status.textContent = error.message; }
+});
+
+document.getElementById("note").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const box = document.getElementById("note-text");
+  if (!current || !box.value.trim()) return;
+  const reply = await socket.emitWithAck(ev.NOTE, { conversation_id: current, text: box.value });
+  if (reply.error) { status.textContent = reply.error; return; }
+  box.value = "";
+});
+
+document.getElementById("transfer").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!current) return;
+  const department = document.getElementById("transfer-department").value.trim();
+  const note = document.getElementById("transfer-note").value.trim();
+  const reply = await socket.emitWithAck(ev.TRANSFER, { conversation_id: current, department, note });
+  if (reply.error) { status.textContent = reply.error; return; }
+  chats.delete(current);
+  current = null;
+  document.getElementById("chat").hidden = true;
+  showMine();
+  status.textContent = `已转接至${department}`;
+});
+
+document.getElementById("away").addEventListener("change", async (event) => {
+  const reply = await socket.emitWithAck(ev.PRESENCE, { status: event.target.checked ? "away" : "online" });
+  status.textContent = reply.error || (event.target.checked ? "已暂停接入新会话" : "在线，等待接入");
 });
 
 document.getElementById("end").addEventListener("click", async () => {

@@ -19,6 +19,16 @@ export const SEAT_MESSAGE = "seat_message";
 export const CUSTOMER_MESSAGE = "customer_message";
 export const END_CHAT = "end_chat";
 export const QUEUES = "queues";
+export const TRANSFER = "transfer";
+export const NOTE = "note";
+export const INTERNAL_NOTE = "internal_note";
+export const TRANSFER_FLAG = "transfer_flag";
+export const SEAT_LOADS = "seat_loads";
+export const SLA_WARNING = "sla_warning";
+export const SLA_BREACH = "sla_breach";
+export const FORBIDDEN_ATTEMPT = "forbidden_attempt";
+export const PRESENCE = "presence";
+export const DEPARTMENTS = "departments";
 
 // Text from people is always inserted as text, never as HTML.
 export function element(tag, text, className) {

@@ -197,8 +197,10 @@ def static_files() -> dict[str, Any]:
 
 def create_app(settings: Settings) -> socketio.ASGIApp:
     """Everything the gateway serves, built from the settings."""
+    # Several gateway processes share rooms and emits through Redis; one needs nothing.
+    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[],
-                               max_http_buffer_size=1_000_000)
+                               max_http_buffer_size=1_000_000, client_manager=manager)
     levels = ServiceLevels(SeatHours.parse(settings.seat_hours), settings.sla_warn,
                            settings.sla_breach, settings.seat_grace)
     desk = HelpDesk(KnowledgeBase(settings.db), BotClient(settings.url("rasa")), sio.emit,

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # What the tests need beyond the app: Debian's Chromium for the browser tests (Playwright
-# drives it; it cannot download its own browser here). Installed when run as root.
+# drives it; it cannot download its own browser here) and redis-server for the tests of
+# several gateways. Installed when run as root.
 set -euo pipefail
 
 die() { echo "Error: $*" >&2; exit 1; }
 
-if [ ! -x /usr/bin/chromium ]; then
+need() {  # need PROGRAM PACKAGE WHY
+  [ -x "$1" ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing Debian's Chromium for the browser tests"
-    apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+    echo "==> installing Debian's $2 for $3"
+    apt-get install -y -q "$2" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "$2" >/dev/null; }
   else
-    die "the browser tests need Chromium at /usr/bin/chromium: run 'apt-get install chromium' as root."
+    die "$3 need $1: run 'apt-get install $2' as root."
   fi
-fi
+}
+
+need /usr/bin/chromium chromium "the browser tests"
+need /usr/bin/redis-server redis-server "the tests of several gateways"

@@ -33,7 +33,8 @@ def test_every_setting_is_documented(setting: settings.Setting) -> None:
                                      if not s.default.startswith(str(settings.ROOT))],
                          ids=lambda s: s.env)
 def test_documented_defaults_are_the_real_ones(setting: settings.Setting) -> None:
-    assert f"| `{setting.env}` | `{setting.default}` |" in README
+    default = f"`{setting.default}`" if setting.default else "(empty)"
+    assert f"| `{setting.env}` | {default} |" in README
 
 
 def test_readme_commands_exist() -> None:

@@ -44,6 +44,10 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _optional(text: str) -> str:
+    return text.strip()
+
+
 def _hours(text: str) -> str:
     from handoff.hours import SeatHours
 
@@ -85,6 +89,8 @@ SETTINGS = (
     Setting("rasa_port", "5005", "port of the Rasa server", _port),
     Setting("actions_port", "5055", "port of the action server", _port),
     Setting("gateway_port", "5080", "port of the gateway (browsers' Socket.IO and HTTP)", _port),
+    Setting("redis_url", "", "Redis for several gateway processes (python-socketio's manager), "
+            "e.g. redis://127.0.0.1:6379/0; empty: one gateway", _optional),
     Setting("seat_grace", "60", "seconds a seat may be disconnected before its chats are "
             "re-queued", _number),
     Setting("seat_hours", "09:00-17:00", "when seats answer on working days (Asia/Shanghai)",
@@ -114,6 +120,7 @@ class Settings:
     rasa_port: int
     actions_port: int
     gateway_port: int
+    redis_url: str
     seat_grace: float
     seat_hours: str
     sla_warn: float

@@ -3,6 +3,7 @@ the human part of a conversation, so the bot's history stays whole."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -22,6 +23,10 @@ class BotClient:
     def __init__(self, rasa_url: str, timeout: float = 30.0) -> None:
         self.rasa_url = rasa_url
         self.http = httpx.AsyncClient(timeout=timeout)
+        # Human-mode messages wait here for Rasa's tracker, in order, so a slow Rasa never
+        # holds up a chat between a person and a seat.
+        self.records: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue()
+        self.recorder: asyncio.Task | None = None
 
     async def send(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
         """Rasa's messages for one customer message (text, buttons, custom payload)."""
@@ -34,6 +39,16 @@ class BotClient:
         return response.json()
 
     async def record(self, conversation_id: str, sender: str, text: str) -> None:
+        """Queue a human-mode message for the Rasa tracker (written in the background)."""
+        if self.recorder is None or self.recorder.done():
+            self.recorder = asyncio.get_running_loop().create_task(self._write_records())
+        self.records.put_nowait((conversation_id, sender, text))
+
+    async def _write_records(self) -> None:
+        while True:
+            await self._append(*await self.records.get())
+
+    async def _append(self, conversation_id: str, sender: str, text: str) -> None:
         """Append a human-mode message to the Rasa tracker (the bot does not reply to it)."""
         event: dict[str, Any] = {"event": "user" if sender == "customer" else "bot",
                                  "text": text, "timestamp": time.time()}
@@ -47,6 +62,8 @@ class BotClient:
             log.warning("could not record a %s message in Rasa's tracker: %s", sender, error)
 
     async def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.cancel()
         await self.http.aclose()
 
 

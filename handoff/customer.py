@@ -24,7 +24,7 @@ from handoff.store import UnknownConversation
 
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")  # ours: unguessable, so only its owner resumes it
 RATE_WINDOW_SECONDS = 10.0
-RATE_LIMIT = 10  # messages per window and connection
+RATE_LIMIT = 20  # messages per window and connection: more than a person types or taps
 TOO_FAST = "您发送得太快了，请稍后再试。"
 
 

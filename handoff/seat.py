@@ -52,8 +52,10 @@ class SeatNamespace(socketio.AsyncNamespace):
         await self.desk.fill(staff)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        session = await self.get_session(sid)
-        staff = session.get("staff")
+        try:
+            staff = (await self.get_session(sid)).get("staff")
+        except KeyError:  # refused at connect: no session was ever saved
+            return
         if staff and staff.role == Role.AGENT:
             self.desk.set_presence(staff, "offline")
             self.server.start_background_task(self.desk.requeue_if_gone, staff)

@@ -194,7 +194,7 @@ def test_forged_or_bad_customer_events_get_one_error(gateway, event, data, error
 def test_too_many_messages_are_refused_with_a_clear_message(gateway) -> None:
     async def scenario() -> None:
         peer, session = await customer(gateway)
-        for number in range(11):
+        for number in range(21):
             await say(peer, session, f"测试消息{number}")
         assert "太快" in (await peer.next("protocol_error"))["error"]
         await peer.client.disconnect()

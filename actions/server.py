@@ -19,6 +19,7 @@ from actions.answer import ActionAnswerQuestion
 from actions.confirm import ActionAffirm, ActionDeny
 from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
+from actions.kb_api import add_search_route
 from actions.rating import ActionRecordRating
 from actions.services import Services
 from actions.smalltalk import ActionChitchat, ActionGreet
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     limit_threads()
     retriever.live.current()  # load (or build) the index before answering health checks
     app = create_app(executor_for(Services.over(retriever)))
+    add_search_route(app, retriever)
     app.prepare(host=args.host, port=args.port, single_process=True, motd=False,
                 access_log=False)
     Sanic.serve_single(app)

@@ -20,8 +20,9 @@ class BotUnavailable(Exception):
 
 
 class BotClient:
-    def __init__(self, rasa_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, rasa_url: str, actions_url: str = "", timeout: float = 30.0) -> None:
         self.rasa_url = rasa_url
+        self.actions_url = actions_url
         self.http = httpx.AsyncClient(timeout=timeout)
         # Human-mode messages wait here for Rasa's tracker, in order, so a slow Rasa never
         # holds up a chat between a person and a seat.
@@ -60,6 +61,16 @@ class BotClient:
             response.raise_for_status()
         except httpx.HTTPError as error:  # the history is a record, not the conversation
             log.warning("could not record a %s message in Rasa's tracker: %s", sender, error)
+
+    async def search_kb(self, query: str, item_no: int | None) -> list[dict[str, Any]]:
+        """Entries with their answer wording, from the action server's knowledge base."""
+        try:
+            response = await self.http.post(f"{self.actions_url}/kb/search",
+                                            json={"query": query, "item_no": item_no})
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise BotUnavailable(f"the knowledge base did not answer ({error})") from None
+        return response.json()["candidates"]
 
     async def close(self) -> None:
         if self.recorder is not None:

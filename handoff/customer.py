@@ -17,6 +17,7 @@ from handoff.protocol import (
     SESSION_CONFIRM,
     ProtocolError,
     UserUttered,
+    json_int,
     text_field,
 )
 from handoff.rooms import conversation_room
@@ -97,8 +98,8 @@ class CustomerNamespace(socketio.AsyncNamespace):
 
     async def _rate(self, sid: str, data: Any) -> None:
         conversation_id = await self._own_conversation(sid)
-        level = data.get("level") if isinstance(data, dict) else None
-        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
+        level = json_int(data.get("level")) if isinstance(data, dict) else None
+        if level is None or not 1 <= level <= 5:
             raise ProtocolError("评价为1到5分")
         comment = text_field(data, "comment", 500) if data.get("comment") else ""
         await self.desk.rate(conversation_id, level, comment)

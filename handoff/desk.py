@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +51,7 @@ from handoff.store import BOT, HUMAN, QUEUED, ConversationStore, Message
 from kb import clock
 from kb.gaps import PLATFORM_DEPARTMENT, GapLog
 from kb.ratings import Ratings
-from kb.store import KnowledgeBase
+from kb.store import Entry, KnowledgeBase
 from nlu.privacy import mask_personal_data
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,9 @@ class HelpDesk:
         for reply in replies:
             if reply.get("text"):
                 extra = {"buttons": reply.get("buttons") or [],
-                         "outcome": payload.outcome.value if payload else None}
+                         "outcome": payload.outcome.value if payload else None,
+                         # the bot's best entries, which the seat sees in the history
+                         "candidates": payload.candidates[:3] if payload else []}
                 await self._say(conversation_id, "bot", reply["text"], extra=extra)
         if payload and payload.outcome == Outcome.HANDOFF:
             await self.escalate(conversation_id, payload.item_no)
@@ -301,6 +304,19 @@ class HelpDesk:
         await self.emit(INTERNAL_NOTE, message.as_event(), room=seat_room(seat.name),
                         namespace=SEAT_NAMESPACE)
         return message
+
+    def save_candidate(self, seat: Staff, conversation_id: str, question: str,
+                       answer: str) -> str:
+        """A seat's good answer as a draft entry, for maintainers to review and publish."""
+        conversation = self.store.get(conversation_id)
+        if conversation["seat"] != seat.name:
+            raise ProtocolError("只能保存自己接待的会话中的答复")
+        item_no = conversation["item_no"] if conversation["item_no"] is not None else 0
+        entry = Entry(f"seat-{uuid.uuid4().hex[:10]}", item_no, mask_personal_data(question),
+                      mask_personal_data(answer), status="draft",
+                      source=f"线上人工帮办 {seat.name} {clock.today().isoformat()}")
+        self.kb.upsert_entries([entry], updated_by=seat.name)
+        return entry.entry_id
 
     def departments(self) -> list[str]:
         """Every department a chat can go to: those of the services, and the platform's."""

@@ -203,8 +203,8 @@ def create_app(settings: Settings) -> socketio.ASGIApp:
                                max_http_buffer_size=1_000_000, client_manager=manager)
     levels = ServiceLevels(SeatHours.parse(settings.seat_hours), settings.sla_warn,
                            settings.sla_breach, settings.seat_grace)
-    desk = HelpDesk(KnowledgeBase(settings.db), BotClient(settings.url("rasa")), sio.emit,
-                    sio.start_background_task, levels)
+    bot = BotClient(settings.url("rasa"), settings.url("actions"))
+    desk = HelpDesk(KnowledgeBase(settings.db), bot, sio.emit, sio.start_background_task, levels)
     sio.register_namespace(CustomerNamespace(desk))
     sio.register_namespace(SeatNamespace(desk))
     attachments = AttachmentStore(desk.kb, settings.db.parent / "attachments")

@@ -67,7 +67,7 @@ class ReplyPayload:
         except ValueError:
             raise ProtocolError(f"unknown outcome {data.get('outcome')!r}") from None
         item_no = data.get("item_no")
-        if item_no is not None and (isinstance(item_no, bool) or not isinstance(item_no, int)):
+        if item_no is not None and json_int(item_no) is None:
             raise ProtocolError(f"item_no must be a whole number or null, not {item_no!r}")
         score = data.get("score")
         if score is not None and not isinstance(score, int | float):
@@ -113,6 +113,9 @@ INTERNAL_NOTE = "internal_note"  # server → seats: a note on a chat they have
 TRANSFER_FLAG = "transfer_flag"  # server → supervisors: a chat transferred more than twice
 SEAT_LOADS = "seat_loads"  # server → supervisors: every seat's presence and load
 DEPARTMENTS = "departments"  # server → seats: the departments a chat can be transferred to
+KB_SEARCH = "kb_search"  # seat → server: {query, item_no?} → ack {candidates with answers}
+SAVE_CANDIDATE = "save_candidate"  # seat → server: {conversation_id, question, answer}:
+# a seat's good answer becomes a draft entry for the knowledge-base maintainers to review
 SLA_WARNING = "sla_warning"  # server → seat, department, supervisors: no reply after 45 s
 SLA_BREACH = "sla_breach"  # server → supervisors: no first reply within 60 s (recorded)
 
@@ -127,6 +130,11 @@ def text_field(data: Any, name: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     if len(value) > limit:
         raise ProtocolError(f"{name} is longer than {limit} characters")
     return value
+
+
+def json_int(value: Any) -> int | None:
+    """`value` when JSON carried a whole number (true and false are not), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)

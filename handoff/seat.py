@@ -7,6 +7,7 @@ from typing import Any
 
 import socketio
 
+from handoff.bot import BotUnavailable
 from handoff.desk import HelpDesk
 from handoff.protocol import (
     DEPARTMENTS,
@@ -15,6 +16,7 @@ from handoff.protocol import (
     SEAT_LOADS,
     SEAT_NAMESPACE,
     ProtocolError,
+    json_int,
     text_field,
 )
 from handoff.rooms import SUPERVISORS, department_room, seat_room
@@ -112,6 +114,26 @@ class SeatNamespace(socketio.AsyncNamespace):
                                            text_field(data, "text"))
             return {"ok": True, "id": message.id}
         return await self._guarded(sid, note, data)
+
+    async def on_kb_search(self, sid: str, data: Any = None) -> Any:
+        async def search(sid: str, data: Any) -> dict:
+            await self._agent(sid)
+            query = text_field(data, "query", 500)
+            try:
+                return {"candidates": await self.desk.bot.search_kb(
+                    query, json_int(data.get("item_no")))}
+            except BotUnavailable:
+                raise ProtocolError("知识库暂时无法检索，请稍后再试") from None
+        return await self._guarded(sid, search, data)
+
+    async def on_save_candidate(self, sid: str, data: Any = None) -> Any:
+        async def save(sid: str, data: Any) -> dict:
+            entry_id = self.desk.save_candidate(await self._agent(sid),
+                                                text_field(data, "conversation_id"),
+                                                text_field(data, "question", 500),
+                                                text_field(data, "answer"))
+            return {"ok": True, "entry_id": entry_id}
+        return await self._guarded(sid, save, data)
 
     async def on_presence(self, sid: str, data: Any = None) -> Any:
         async def presence(sid: str, data: Any) -> dict:

@@ -401,3 +401,32 @@ def test_transfer_with_a_note_and_a_flag_after_two(gateway, staff) -> None:
             await client.client.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_a_seat_searches_the_base_and_saves_an_answer_as_a_draft(gateway, staff,
+                                                                 stack_env) -> None:
+    async def scenario() -> tuple[str, str]:
+        seat_name = new_seat(staff, "市公安局")
+        seat = await seat_peer(gateway, seat_name)
+        peer, session = await escalated(gateway)
+        assigned = await seat.until("chat_assigned",
+                                    lambda d: d["conversation"]["id"] == session)
+        bot_turn = next(m for m in assigned["history"] if m["sender"] == "bot")
+        assert bot_turn["candidates"][0]["item_no"] == 6  # the bot's best entries
+        found = await seat.client.call("kb_search", {"query": "无犯罪记录证明要带什么材料",
+                                                     "item_no": 6}, namespace="/seat")
+        assert found["candidates"][0]["entry_id"].startswith("06-")
+        assert found["candidates"][0]["answer"]
+        bad = await seat.client.call("kb_search", {"query": ""}, namespace="/seat")
+        assert "query must be non-empty text" in bad["error"]
+        saved = await seat.client.call("save_candidate", {
+            "conversation_id": session, "question": "无犯罪记录证明能加急吗",
+            "answer": "可以在窗口说明情况，一般当场出具。"}, namespace="/seat")
+        for client in (seat, peer):
+            await client.client.disconnect()
+        return saved["entry_id"], seat_name
+
+    entry_id, seat_name = asyncio.run(scenario())
+    entry = KnowledgeBase(stack_env["XIAOSHEN_DB"]).get(entry_id)
+    assert (entry.status, entry.item_no, entry.updated_by) == ("draft", 6, seat_name)
+    assert entry.question == "无犯罪记录证明能加急吗"

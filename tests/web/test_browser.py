@@ -101,6 +101,9 @@ def test_a_citizen_reaches_a_seat_and_rates_the_chat(browser, gateway, stack_env
     desk.get_by_role("button", name=re.compile(f"会话 {session[:6]}")).click()
     history = desk.get_by_role("log", name="会话记录")
     expect(history).to_contain_text("无犯罪记录证明在哪里开")  # the bot history
+    # The base's wording for the question is offered; a click puts it in the reply box.
+    desk.get_by_role("button", name=re.compile("^插入")).first.click()
+    expect(desk.get_by_label("回复内容")).not_to_have_value("")
     desk.get_by_label("回复内容").fill("您好，请带身份证到户籍所在地派出所办理。")
     desk.get_by_role("button", name="发送", exact=True).click()
     expect(log).to_contain_text("请带身份证到户籍所在地派出所办理", timeout=10_000)

@@ -98,12 +98,41 @@ function showMine() {
   }
 }
 
+function showCandidates(candidates) {
+  const list = document.getElementById("kb-results");
+  list.replaceChildren(...candidates.map((candidate) => {
+    const item = ev.element("li");
+    const text = ev.element("p", `${candidate.title}：${candidate.answer || ""}`);
+    const insert = ev.element("button", "插入");
+    insert.type = "button";
+    insert.setAttribute("aria-label", `插入：${candidate.title}`);
+    insert.addEventListener("click", () => { document.getElementById("reply-text").value = candidate.answer; });
+    item.append(text, insert);
+    return item;
+  }));
+}
+
+async function searchKb(query) {
+  const chat = chats.get(current);
+  const reply = await socket.emitWithAck(ev.KB_SEARCH, { query, item_no: chat?.conversation.item_no ?? null });
+  if (reply.error) { status.textContent = reply.error; return; }
+  showCandidates(reply.candidates);
+}
+
+function lastQuestion(id) {
+  const asked = chats.get(id).messages.filter((m) => m.sender === "customer" && !(m.body || "").startsWith("/"));
+  return asked.length ? asked[asked.length - 1].body : "";
+}
+
 function open(id) {
   current = id;
   document.getElementById("chat").hidden = false;
   document.getElementById("chat-title").textContent = `会话 ${id.slice(0, 6)}`;
   const history = document.getElementById("history");
   history.replaceChildren(...chats.get(id).messages.map(render));
+  const question = lastQuestion(id);
+  document.getElementById("kb-query").value = question;
+  if (question) searchKb(question);  // the bot's best entries for the question, with wording
 }
 
 function render(message) {
@@ -143,6 +172,22 @@ document.getElementById("image").addEventListener("change", async (event) => {
     add({ id: sent.id, conversation_id: current, sender: "seat", kind: sent.kind,
           body: sent.url, created_at: new Date().toISOString() });
   } catch (error) { status.textContent = error.message; }
+});
+
+document.getElementById("kb-search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const query = document.getElementById("kb-query").value.trim();
+  if (current && query) searchKb(query);
+});
+
+document.getElementById("save-candidate").addEventListener("click", async () => {
+  if (!current) return;
+  const answers = chats.get(current).messages.filter((m) => m.sender === "seat" && m.kind !== "image");
+  if (!answers.length) { status.textContent = "请先回复市民，再保存答复"; return; }
+  const reply = await socket.emitWithAck(ev.SAVE_CANDIDATE, {
+    conversation_id: current, question: lastQuestion(current) || "（人工帮办问答）",
+    answer: answers[answers.length - 1].body });
+  status.textContent = reply.error || "已保存为知识库候选，待维护人员审核";
 });
 
 document.getElementById("note").addEventListener("submit", async (event) => {

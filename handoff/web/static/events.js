@@ -29,6 +29,8 @@ export const SLA_BREACH = "sla_breach";
 export const FORBIDDEN_ATTEMPT = "forbidden_attempt";
 export const PRESENCE = "presence";
 export const DEPARTMENTS = "departments";
+export const KB_SEARCH = "kb_search";
+export const SAVE_CANDIDATE = "save_candidate";
 
 // Text from people is always inserted as text, never as HTML.
 export function element(tag, text, className) {

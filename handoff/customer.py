@@ -56,6 +56,11 @@ class CustomerNamespace(socketio.AsyncNamespace):
     async def on_sync(self, sid: str, data: Any = None) -> None:
         await self._guarded(sid, self._sync, data)
 
+    async def on_typing(self, sid: str, data: Any = None) -> None:
+        async def typing(sid: str, data: Any) -> None:
+            await self.desk.customer_typing(await self._own_conversation(sid))
+        await self._guarded(sid, typing, data)
+
     async def on_rate(self, sid: str, data: Any = None) -> None:
         await self._guarded(sid, self._rate, data)
 

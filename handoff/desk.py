@@ -35,6 +35,7 @@ from handoff.protocol import (
     SLA_BREACH,
     SLA_WARNING,
     TRANSFER_FLAG,
+    TYPING,
     Outcome,
     ProtocolError,
 )
@@ -125,7 +126,18 @@ class HelpDesk:
         self.store.first_reply(conversation_id)
         return message
 
+    async def customer_typing(self, conversation_id: str) -> None:
+        conversation = self.store.get(conversation_id)
+        if conversation["mode"] == HUMAN and conversation["seat"]:
+            await self.emit(TYPING, {"conversation_id": conversation_id, "who": "customer"},
+                            room=seat_room(conversation["seat"]), namespace=SEAT_NAMESPACE)
+
+    async def seat_typing(self, seat: Staff, conversation_id: str) -> None:
+        self._own(seat, conversation_id)
+        await self.emit(TYPING, {"who": "seat"}, room=conversation_room(conversation_id))
+
     async def _bot_turn(self, conversation_id: str, text: str) -> None:
+        await self.emit(TYPING, {"who": "bot"}, room=conversation_room(conversation_id))
         try:
             replies = await self.bot.send(conversation_id, text)
         except BotUnavailable as error:

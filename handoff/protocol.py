@@ -94,6 +94,7 @@ CUSTOMER_ECHO = "customer_echo"  # server → client: the customer's own message
 QUEUE_STATUS = "queue_status"  # server → client: {position, expected_wait_seconds}
 CHAT_ENDED = "chat_ended"  # server → client: the seat ended the chat; a rating is asked
 RATE = "rate"  # client → server: {level 1..5, comment?}
+TYPING = "typing"  # either way: {conversation_id?, who}: someone is typing (not stored)
 PROTOCOL_ERROR = "protocol_error"  # server → client: {error}: a rejected event, in Chinese
 
 # Seat namespace (/seat): staff, logged in (auth {token}).

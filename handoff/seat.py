@@ -135,6 +135,13 @@ class SeatNamespace(socketio.AsyncNamespace):
             return {"ok": True, "entry_id": entry_id}
         return await self._guarded(sid, save, data)
 
+    async def on_typing(self, sid: str, data: Any = None) -> Any:
+        async def typing(sid: str, data: Any) -> dict:
+            await self.desk.seat_typing(await self._agent(sid),
+                                        text_field(data, "conversation_id"))
+            return {"ok": True}
+        return await self._guarded(sid, typing, data)
+
     async def on_presence(self, sid: str, data: Any = None) -> Any:
         async def presence(sid: str, data: Any) -> dict:
             staff, status = await self._agent(sid), text_field(data, "status", 10)

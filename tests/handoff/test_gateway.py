@@ -430,3 +430,19 @@ def test_a_seat_searches_the_base_and_saves_an_answer_as_a_draft(gateway, staff,
     entry = KnowledgeBase(stack_env["XIAOSHEN_DB"]).get(entry_id)
     assert (entry.status, entry.item_no, entry.updated_by) == ("draft", 6, seat_name)
     assert entry.question == "无犯罪记录证明能加急吗"
+
+
+def test_typing_indicators_reach_the_other_side(gateway, staff) -> None:
+    async def scenario() -> None:
+        seat = await seat_peer(gateway, new_seat(staff, "市公安局"))
+        peer, session = await escalated(gateway)
+        assert (await peer.next("typing"))["who"] == "bot"  # while the bot answered
+        await seat.until("chat_assigned", lambda d: d["conversation"]["id"] == session)
+        await peer.client.emit("typing", {})
+        assert (await seat.next("typing")) == {"conversation_id": session, "who": "customer"}
+        await seat.client.call("typing", {"conversation_id": session}, namespace="/seat")
+        assert (await peer.until("typing", lambda d: d["who"] == "seat"))["who"] == "seat"
+        for client in (seat, peer):
+            await client.client.disconnect()
+
+    asyncio.run(scenario())

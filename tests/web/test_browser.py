@@ -21,7 +21,9 @@ pytestmark = pytest.mark.stack
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps trying this closed network.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         # a microphone that plays a test tone, allowed without asking: voice messages
+         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 PASSWORD = "correct horse battery"
 
 
@@ -190,3 +192,29 @@ def test_a_seat_transfers_with_a_note_and_the_supervisor_sees_the_loads(browser,
     supervisor = console_for(browser, gateway, boss)
     table = supervisor.get_by_role("table", name="坐席负载")
     expect(table.get_by_role("row", name=re.compile(tax))).to_contain_text("在线")
+
+
+def test_a_voice_message_recorded_in_the_browser_plays_in_the_console(browser, gateway,
+                                                                      stack_env) -> None:
+    seat = f"seat-{uuid.uuid4().hex[:6]}"
+    StaffDirectory(KnowledgeBase(stack_env["XIAOSHEN_DB"])).add(seat, "agent", PASSWORD,
+                                                                "市公安局", capacity=20)
+    citizen = phone(browser, gateway)
+    citizen.context.grant_permissions(["microphone"])
+    ask(citizen, "无犯罪记录证明在哪里开")
+    log = citizen.get_by_role("log", name="对话记录")
+    expect(log.get_by_role("listitem")).to_have_count(2, timeout=20_000)
+    citizen.get_by_role("button", name="转人工").click()
+    session = citizen.evaluate("localStorage.getItem('xiaoshen.session')")
+    desk = console_for(browser, gateway, seat)
+    desk.get_by_role("button", name=re.compile(f"会话 {session[:6]}")).click()
+    expect(log).to_contain_text("人工帮办已接入", timeout=10_000)
+
+    citizen.get_by_role("button", name="录制语音").click()
+    citizen.wait_for_timeout(1500)
+    citizen.get_by_role("button", name="停止并发送语音").click()
+    voice = desk.get_by_role("log", name="会话记录").get_by_label("语音消息")
+    expect(voice).to_be_visible(timeout=10_000)
+    desk.wait_for_function("document.querySelector('#history audio').readyState >= 1")
+    assert desk.evaluate("document.querySelector('#history audio').duration") > 0.5
+

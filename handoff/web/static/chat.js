@@ -34,6 +34,10 @@ socket.on(ev.QUEUE_STATUS, ({ position, expected_wait_seconds }) => {
   const minutes = Math.max(1, Math.round(expected_wait_seconds / 60));
   status.textContent = `正在为您转接人工帮办：前面还有${position - 1}位，预计等待约${minutes}分钟`;
 });
+const typing = document.getElementById("typing");
+const TYPISTS = { bot: "小申正在输入…", seat: "人工帮办正在输入…" };
+socket.on(ev.TYPING, ({ who }) => ev.showTyping(typing, TYPISTS[who] || ""));
+text.addEventListener("input", ev.typingNotifier(() => session && socket.emit(ev.TYPING, {})));
 socket.on(ev.CHAT_ENDED, () => { rating.hidden = false; status.textContent = "人工服务已结束"; });
 socket.on(ev.PROTOCOL_ERROR, ({ error }) => { status.textContent = error; });
 
@@ -49,6 +53,7 @@ function show(message) {
   item.append(ev.element("time", ev.timeOf(message.created_at)));
   list.append(item);
   item.scrollIntoView({ block: "end" });
+  if (message.sender !== "customer") typing.textContent = "";
   if (message.sender === "customer") return;
   replies.replaceChildren();
   if (message.sender === "seat") status.textContent = "人工帮办正在为您服务";

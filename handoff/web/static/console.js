@@ -42,6 +42,9 @@ function connect(token) {
   });
   socket.on(ev.CUSTOMER_MESSAGE, (message) => add(message));
   socket.on(ev.INTERNAL_NOTE, (message) => add(message));
+  socket.on(ev.TYPING, ({ conversation_id }) => {
+    if (conversation_id === current) ev.showTyping(document.getElementById("typing"), "市民正在输入…");
+  });
   socket.on(ev.SLA_WARNING, (c) => alert(`会话 ${c.id.slice(0, 6)} 已等待45秒未回复，请尽快响应`));
   socket.on(ev.SLA_BREACH, (c) => alert(`会话 ${c.id.slice(0, 6)} 超过1分钟未首次响应（已记录）`));
   socket.on(ev.TRANSFER_FLAG, (c) => alert(`会话 ${c.id.slice(0, 6)} 已被转接${c.transfers}次，请关注`));
@@ -150,6 +153,10 @@ function add(message) {
   chat.messages.push(message);
   if (message.conversation_id === current) document.getElementById("history").append(render(message));
 }
+
+document.getElementById("reply-text").addEventListener("input", ev.typingNotifier(() => {
+  if (current) socket.emit(ev.TYPING, { conversation_id: current });
+}));
 
 document.getElementById("reply").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -10,6 +10,23 @@ export const QUEUE_STATUS = "queue_status";
 export const CHAT_ENDED = "chat_ended";
 export const RATE = "rate";
 export const PROTOCOL_ERROR = "protocol_error";
+export const TYPING = "typing";
+
+// Tell the other side someone is typing, at most every 2 s while keys are pressed.
+export function typingNotifier(send) {
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    if (now - last > 2000) { last = now; send(); }
+  };
+}
+
+// Show "… 正在输入" in `node` for a few seconds.
+export function showTyping(node, text) {
+  node.textContent = text;
+  clearTimeout(node.typingTimer);
+  node.typingTimer = setTimeout(() => { node.textContent = ""; }, 3000);
+}
 
 export const SEAT_NAMESPACE = "/seat";
 export const CHAT_QUEUED = "chat_queued";

@@ -74,7 +74,7 @@ def staff(stack_env) -> StaffDirectory:
 
 def new_seat(staff: StaffDirectory, department: str) -> str:
     name = f"seat-{uuid.uuid4().hex[:8]}"
-    staff.add(name, "agent", PASSWORD, department)
+    staff.add(name, "agent", PASSWORD, department, capacity=100)  # earlier tests leave chats
     return name
 
 

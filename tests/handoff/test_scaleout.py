@@ -71,7 +71,7 @@ def redis_url() -> Iterator[str]:
 def new_seat(stack_env: dict[str, str], department: str) -> str:
     name = f"seat-{uuid.uuid4().hex[:8]}"
     StaffDirectory(KnowledgeBase(stack_env["XIAOSHEN_DB"])).add(name, "agent", PASSWORD,
-                                                                department, capacity=20)
+                                                                department, capacity=100)
     return name
 
 

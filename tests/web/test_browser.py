@@ -88,7 +88,7 @@ def console_for(browser: Browser, gateway: str, name: str) -> Page:
 def test_a_citizen_reaches_a_seat_and_rates_the_chat(browser, gateway, stack_env) -> None:
     kb = KnowledgeBase(stack_env["XIAOSHEN_DB"])
     seat = f"seat-{uuid.uuid4().hex[:6]}"
-    StaffDirectory(kb).add(seat, "agent", PASSWORD, "市公安局", capacity=20)
+    StaffDirectory(kb).add(seat, "agent", PASSWORD, "市公安局", capacity=100)
 
     citizen = phone(browser, gateway)
     log = citizen.get_by_role("log", name="对话记录")
@@ -161,8 +161,8 @@ def test_a_seat_transfers_with_a_note_and_the_supervisor_sees_the_loads(browser,
                                                                         stack_env) -> None:
     directory = StaffDirectory(KnowledgeBase(stack_env["XIAOSHEN_DB"]))
     police, tax, boss = (f"{role}-{uuid.uuid4().hex[:6]}" for role in ("p", "t", "s"))
-    directory.add(police, "agent", PASSWORD, "市公安局", capacity=20)
-    directory.add(tax, "agent", PASSWORD, "市税务局", capacity=20)
+    directory.add(police, "agent", PASSWORD, "市公安局", capacity=100)
+    directory.add(tax, "agent", PASSWORD, "市税务局", capacity=100)
     directory.add(boss, "supervisor", PASSWORD)
 
     citizen = phone(browser, gateway)
@@ -198,7 +198,7 @@ def test_a_voice_message_recorded_in_the_browser_plays_in_the_console(browser, g
                                                                       stack_env) -> None:
     seat = f"seat-{uuid.uuid4().hex[:6]}"
     StaffDirectory(KnowledgeBase(stack_env["XIAOSHEN_DB"])).add(seat, "agent", PASSWORD,
-                                                                "市公安局", capacity=20)
+                                                                "市公安局", capacity=100)
     citizen = phone(browser, gateway)
     citizen.context.grant_permissions(["microphone"])
     ask(citizen, "无犯罪记录证明在哪里开")

@@ -37,7 +37,7 @@ function connect(token) {
   socket.on(ev.CHAT_ASSIGNED, ({ conversation, history }) => {
     chats.set(conversation.id, { conversation, messages: history });
     showMine();
-    open(conversation.id);
+    if (!current) open(conversation.id);  // never switch away from a chat being answered
     status.textContent = "已接入新会话";
   });
   socket.on(ev.CUSTOMER_MESSAGE, (message) => add(message));

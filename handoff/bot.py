@@ -29,15 +29,18 @@ class BotClient:
         self.records: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue()
         self.recorder: asyncio.Task | None = None
 
-    async def send(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
-        """Rasa's messages for one customer message (text, buttons, custom payload)."""
+    async def _post(self, url: str, body: dict[str, Any], what: str) -> Any:
         try:
-            response = await self.http.post(f"{self.rasa_url}/webhooks/rest/webhook",
-                                            json={"sender": conversation_id, "message": text})
+            response = await self.http.post(url, json=body)
             response.raise_for_status()
         except httpx.HTTPError as error:
-            raise BotUnavailable(f"Rasa did not answer ({error})") from None
+            raise BotUnavailable(f"{what} did not answer ({error})") from None
         return response.json()
+
+    async def send(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
+        """Rasa's messages for one customer message (text, buttons, custom payload)."""
+        return await self._post(f"{self.rasa_url}/webhooks/rest/webhook",
+                                {"sender": conversation_id, "message": text}, "Rasa")
 
     async def record(self, conversation_id: str, sender: str, text: str) -> None:
         """Queue a human-mode message for the Rasa tracker (written in the background)."""
@@ -64,13 +67,9 @@ class BotClient:
 
     async def search_kb(self, query: str, item_no: int | None) -> list[dict[str, Any]]:
         """Entries with their answer wording, from the action server's knowledge base."""
-        try:
-            response = await self.http.post(f"{self.actions_url}/kb/search",
-                                            json={"query": query, "item_no": item_no})
-            response.raise_for_status()
-        except httpx.HTTPError as error:
-            raise BotUnavailable(f"the knowledge base did not answer ({error})") from None
-        return response.json()["candidates"]
+        found = await self._post(f"{self.actions_url}/kb/search",
+                                 {"query": query, "item_no": item_no}, "the knowledge base")
+        return found["candidates"]
 
     async def close(self) -> None:
         if self.recorder is not None:

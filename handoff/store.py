@@ -100,7 +100,8 @@ class ConversationStore:
         where, args = "mode = ?", [QUEUED]
         if department is not None:
             where, args = where + " AND department = ?", [*args, department]
-        return list(self.db["conversations"].rows_where(where, args, order_by="escalated_at, rowid"))
+        return list(self.db["conversations"].rows_where(where, args,
+                                                        order_by="escalated_at, rowid"))
 
     def claim(self, conversation_id: str, seat: str) -> bool:
         """Give a waiting conversation to `seat`; False when someone else has it already

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from handoff.staff import StaffDirectory
 from kb.store import KnowledgeBase
@@ -72,6 +72,17 @@ def phone(browser: Browser, gateway: str) -> Page:
 def ask(page: Page, text: str) -> None:
     page.get_by_label("请输入您的问题").fill(text)
     page.get_by_role("button", name="发送", exact=True).click()
+
+
+def asks_for_a_human(browser: Browser, gateway: str) -> tuple[Page, Locator, str]:
+    """A citizen on the phone asks about a 市公安局 service, is answered, presses 转人工;
+    their page, its message log and their session id."""
+    citizen = phone(browser, gateway)
+    ask(citizen, "无犯罪记录证明在哪里开")
+    log = citizen.get_by_role("log", name="对话记录")
+    expect(log.get_by_role("listitem")).to_have_count(2, timeout=20_000)
+    citizen.get_by_role("button", name="转人工").click()
+    return citizen, log, citizen.evaluate("localStorage.getItem('xiaoshen.session')")
 
 
 def console_for(browser: Browser, gateway: str, name: str) -> Page:
@@ -165,12 +176,7 @@ def test_a_seat_transfers_with_a_note_and_the_supervisor_sees_the_loads(browser,
     directory.add(tax, "agent", PASSWORD, "市税务局", capacity=100)
     directory.add(boss, "supervisor", PASSWORD)
 
-    citizen = phone(browser, gateway)
-    ask(citizen, "无犯罪记录证明在哪里开")
-    log = citizen.get_by_role("log", name="对话记录")
-    expect(log.get_by_role("listitem")).to_have_count(2, timeout=20_000)
-    citizen.get_by_role("button", name="转人工").click()
-    session = citizen.evaluate("localStorage.getItem('xiaoshen.session')")
+    _, log, session = asks_for_a_human(browser, gateway)
 
     first = console_for(browser, gateway, police)
     first.get_by_role("button", name=re.compile(f"会话 {session[:6]}")).click()
@@ -199,13 +205,8 @@ def test_a_voice_message_recorded_in_the_browser_plays_in_the_console(browser, g
     seat = f"seat-{uuid.uuid4().hex[:6]}"
     StaffDirectory(KnowledgeBase(stack_env["XIAOSHEN_DB"])).add(seat, "agent", PASSWORD,
                                                                 "市公安局", capacity=100)
-    citizen = phone(browser, gateway)
+    citizen, log, session = asks_for_a_human(browser, gateway)
     citizen.context.grant_permissions(["microphone"])
-    ask(citizen, "无犯罪记录证明在哪里开")
-    log = citizen.get_by_role("log", name="对话记录")
-    expect(log.get_by_role("listitem")).to_have_count(2, timeout=20_000)
-    citizen.get_by_role("button", name="转人工").click()
-    session = citizen.evaluate("localStorage.getItem('xiaoshen.session')")
     desk = console_for(browser, gateway, seat)
     desk.get_by_role("button", name=re.compile(f"会话 {session[:6]}")).click()
     expect(log).to_contain_text("人工帮办已接入", timeout=10_000)

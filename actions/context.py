@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rasa_sdk import Tracker
 
@@ -56,9 +57,11 @@ def whole_number(value: object) -> int | None:
         return None
 
 
-def name_bigrams(name: str) -> set[str]:
+@lru_cache(maxsize=1024)
+def name_bigrams(name: str) -> frozenset[str]:
     text = re.sub(r"[^\u4e00-\u9fff]", " ", normalize(name))
-    return {run[i:i + 2] for run in text.split() for i in range(len(run) - 1)} - _GENERIC
+    return frozenset({run[i:i + 2] for run in text.split() for i in range(len(run) - 1)}
+                     - _GENERIC)
 
 
 class Follower:

@@ -6,6 +6,10 @@ pure `kb.decision.decide`.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import numpy as np
+
 from handoff.protocol import Outcome
 from kb.classifier import ServiceGuess
 from kb.decision import Candidate, Decision, Evidence, Thresholds, decide, rank
@@ -17,6 +21,9 @@ from nlu.normalize import normalize
 HITS_PER_QUERY = 20
 
 
+VECTOR_CACHE = 4096  # short texts a conversation repeats: "收费吗", "退休", a pending question
+
+
 class Retriever:
     """Answers queries from the live entries of a knowledge base."""
 
@@ -26,6 +33,12 @@ class Retriever:
         self.kb = live.kb
         self.embedder = embedder
         self.thresholds = thresholds or Thresholds()
+        # A follow-up embeds the message and the words beyond its topic: the embedding was
+        # 40% of a turn, and the same short texts come again and again.
+        self.vector = lru_cache(maxsize=VECTOR_CACHE)(self._encode)
+
+    def _encode(self, text: str) -> np.ndarray:
+        return self.embedder.encode([text])[0]
 
     def evidence(self, query: str, item_no: int | None = None) -> Evidence:
         """Raw candidates from both retrievers and the classifier (none for an empty query)."""
@@ -33,7 +46,7 @@ class Retriever:
         text = normalize(query)
         if not text:
             return Evidence()
-        vector = self.embedder.encode([text])[0]
+        vector = self.vector(text)
         hits = snapshot.index.search(text, vector, k=HITS_PER_QUERY)
         if item_no is not None:
             hits = [hit for hit in hits if hit.item_no == item_no]
@@ -67,7 +80,7 @@ class Retriever:
         text = normalize(query)
         if not text:
             return []
-        return self.live.current().services.guess(text, self.embedder.encode([text])[0])
+        return self.live.current().services.guess(text, self.vector(text))
 
     def entry_on(self, item_no: int, topic: str) -> Entry | None:
         """The service's live entry on `topic`, if it has one."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +30,7 @@ from nlu.legal import complaint_examples
 
 FORMAT = 3  # bumped whenever what is saved changes, so an older snapshot gets rebuilt
 CLASSIFIER_FILE = "services.joblib"
+CHECK_EVERY = 0.5  # seconds: how stale "the base changed" may be (an import takes longer)
 
 
 @dataclass(frozen=True)
@@ -135,9 +137,15 @@ class LiveSnapshot:
         self.progress = progress
         self._snapshot: Snapshot | None = None
         self._key: tuple[int, str] | None = None
+        self._checked = 0.0
         self._lock = threading.Lock()
 
     def current(self) -> Snapshot:
+        # A turn asks several times; the base's revision is read at most every CHECK_EVERY.
+        now = time.monotonic()
+        if self._snapshot is not None and now - self._checked < CHECK_EVERY:
+            return self._snapshot
+        self._checked = now
         key = (self.kb.revision, clock.today().isoformat())
         if self._snapshot is None or self._key != key:
             with self._lock:

@@ -23,7 +23,9 @@ from handoff.protocol import (
 from handoff.rooms import conversation_room
 from handoff.store import UnknownConversation
 
-SESSION_ID = re.compile(r"^[0-9a-f]{32}$")  # ours: unguessable, so only its owner resumes it
+# Like Rasa's socket channel, a client may bring its own session id (rasa-webchat does);
+# ours are 32 random hex digits, which nobody else can guess to resume.
+SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 RATE_WINDOW_SECONDS = 10.0
 RATE_LIMIT = 20  # messages per window and connection: more than a person types or taps
 TOO_FAST = "您发送得太快了，请稍后再试。"

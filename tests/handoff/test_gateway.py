@@ -447,3 +447,18 @@ def test_typing_indicators_reach_the_other_side(gateway, staff) -> None:
             await client.client.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_a_client_may_bring_its_own_session_id_as_with_rasa(gateway) -> None:
+    async def scenario() -> None:
+        own = f"webchat-{uuid.uuid4().hex[:12]}"
+        peer, session = await customer(gateway, own)
+        assert session == own
+        await say(peer, session, "你好")
+        assert (await peer.next("bot_uttered"))["outcome"] == "chitchat"
+        other, fresh = await customer(gateway, "<script>")
+        assert fresh != "<script>" and len(fresh) == 32
+        for client in (peer, other):
+            await client.client.disconnect()
+
+    asyncio.run(scenario())

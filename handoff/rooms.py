@@ -44,14 +44,18 @@ def customer_event(message: Message) -> dict[str, Any]:
     """A stored message as Rasa's socket channel sends it (rasa-webchat reads text and
     quick_replies), with our id, sender and kind added."""
     event = {"text": message.extra.get("title") or message.body, "id": message.id,
-             "sender": message.sender,
-             "author": message.author, "kind": message.kind, "created_at": message.created_at}
+             "sender": message.sender, "author": message.author, "kind": message.kind,
+             "created_at": message.created_at}
     buttons = message.extra.get("buttons") or []
     if buttons:
         event["quick_replies"] = [{"content_type": "text", "title": b["title"],
                                    "payload": b["payload"]} for b in buttons]
     if message.extra.get("outcome"):
         event["outcome"] = message.extra["outcome"]
+    if message.kind in ("image", "voice"):  # rasa-webchat shows an image attachment
+        source = f"{message.body}?session={message.conversation_id}"
+        event["attachment"] = {"type": "image" if message.kind == "image" else "audio",
+                               "payload": {"src": source}}
     return event
 
 

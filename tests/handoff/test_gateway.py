@@ -355,6 +355,8 @@ def test_attachments_are_checked_and_kept_to_their_conversation(gateway, staff) 
         assert sent.status_code == 201 and sent.json()["kind"] == "image"
         echo = await peer.until("customer_echo", lambda d: d["kind"] == "image")
         assert echo["text"] == sent.json()["url"]
+        assert echo["attachment"] == {"type": "image", "payload": {
+            "src": f"{sent.json()['url']}?session={session}"}}  # as rasa-webchat reads it
         mine = httpx.get(f"{gateway}{sent.json()['url']}", params={"session": session})
         assert (mine.status_code, mine.headers["content-type"], mine.content) == (
             200, "image/png", tiny_png())

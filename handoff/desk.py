@@ -106,8 +106,9 @@ class HelpDesk:
             await self.emit(CUSTOMER_MESSAGE, message.as_event(),
                             room=seat_room(conversation["seat"]), namespace=SEAT_NAMESPACE)
 
-    async def customer_attachment(self, conversation_id: str, attachment: Attachment) -> None:
-        """An image or voice message from the customer: the bot cannot read it, a seat can."""
+    async def customer_attachment(self, conversation_id: str, attachment: Attachment) -> str:
+        """An image or voice message from the customer: the bot cannot read it, a seat can.
+        Returns when it was stored."""
         conversation = self.store.get(conversation_id)
         message = self.store.add(conversation_id, "customer", attachment.url, attachment.kind)
         await self.emit(CUSTOMER_ECHO, customer_event(message),
@@ -117,6 +118,7 @@ class HelpDesk:
                             room=seat_room(conversation["seat"]), namespace=SEAT_NAMESPACE)
         elif conversation["mode"] == BOT:
             await self._say(conversation_id, "system", NO_ATTACHMENTS_FOR_BOT)
+        return message.created_at
 
     async def seat_attachment(self, seat: Staff, conversation_id: str,
                               attachment: Attachment) -> Message:

@@ -136,14 +136,15 @@ class HttpApi:
         if token:
             seat = self.desk.staff.session(token)
             attachment = self.attachments.add(conversation_id, data, seat.name)
-            await self.desk.seat_attachment(seat, conversation_id, attachment)
+            sent = await self.desk.seat_attachment(seat, conversation_id, attachment)
+            created_at = sent.created_at
         elif header(scope, "x-xiaoshen-session"):
             attachment = self.attachments.add(conversation_id, data, "customer")
-            await self.desk.customer_attachment(conversation_id, attachment)
+            created_at = (await self.desk.customer_attachment(conversation_id, attachment))
         else:
             raise LoginFailed("not logged in")
         await respond(send, 201, {"id": attachment.id, "url": attachment.url,
-                                  "kind": attachment.kind})
+                                  "kind": attachment.kind, "created_at": created_at})
 
     async def download(self, scope: dict, receive: Receive, send: Send) -> None:
         """A file, to the conversation's customer (?session=) or to staff (?token=)."""

@@ -86,7 +86,7 @@ class SeatNamespace(socketio.AsyncNamespace):
             message = await self.desk.from_seat(await self._agent(sid),
                                                 text_field(data, "conversation_id"),
                                                 text_field(data, "text"))
-            return {"ok": True, "id": message.id}
+            return {"ok": True, "id": message.id, "created_at": message.created_at}
         return await self._guarded(sid, send, data)
 
     async def on_end_chat(self, sid: str, data: Any = None) -> Any:
@@ -112,7 +112,7 @@ class SeatNamespace(socketio.AsyncNamespace):
             message = await self.desk.note(await self._agent(sid),
                                            text_field(data, "conversation_id"),
                                            text_field(data, "text"))
-            return {"ok": True, "id": message.id}
+            return {"ok": True, "id": message.id, "created_at": message.created_at}
         return await self._guarded(sid, note, data)
 
     async def on_kb_search(self, sid: str, data: Any = None) -> Any:

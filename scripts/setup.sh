@@ -43,7 +43,14 @@ fi
 
 if ! stamp_ok handoff/web/node_modules handoff/web/package.json handoff/web/package-lock.json; then
   echo "==> installing the web pages' browser packages (socket.io client)"
-  command -v npm >/dev/null 2>&1 || die "npm is required for the chat page and the console. Install Node.js and npm, e.g. 'apt-get install nodejs npm'."
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "==> installing Debian's Node.js and npm"
+      apt-get install -y -q nodejs npm >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q nodejs npm >/dev/null; }
+    else
+      die "npm is required for the chat page and the console. Install Node.js and npm, e.g. 'apt-get install nodejs npm'."
+    fi
+  fi
   npm ci --prefix handoff/web --no-audit --no-fund
   stamp handoff/web/node_modules handoff/web/package.json handoff/web/package-lock.json
 fi

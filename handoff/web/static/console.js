@@ -9,6 +9,7 @@ const chats = new Map();  // conversation id → {conversation, messages}
 let socket = null;
 let current = null;
 let token = null;
+let supervising = false;
 
 document.getElementById("login").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -19,7 +20,11 @@ document.getElementById("login").addEventListener("submit", async (event) => {
   });
   const body = await response.json();
   if (!response.ok) { status.textContent = body.error; return; }
-  document.getElementById("who").textContent = `${body.name} · ${body.department}`;
+  supervising = body.role === "supervisor";
+  document.getElementById("who").textContent = supervising ? `${body.name} · 帮办监督`
+    : `${body.name} · ${body.department}`;
+  // A supervisor watches: no presence of their own, no chats to answer.
+  for (const id of ["away-control", "mine-title", "mine"]) document.getElementById(id).hidden = supervising;
   token = body.token;
   connect(body.token);
 });
@@ -29,7 +34,7 @@ function connect(token) {
   socket.on("connect", () => {
     document.getElementById("login").hidden = true;
     document.getElementById("desk").hidden = false;
-    status.textContent = "在线，等待接入";
+    status.textContent = supervising ? "在线，正在监看队列与坐席" : "在线，等待接入";
   });
   socket.on("connect_error", (error) => { status.textContent = error.message; });
   socket.on(ev.CHAT_QUEUED, () => status.textContent = "有新的会话在排队");
@@ -147,6 +152,15 @@ function render(message) {
   return item;
 }
 
+// The open chat has left this seat (ended or transferred).
+function closeCurrent(notice) {
+  chats.delete(current);
+  current = null;
+  document.getElementById("chat").hidden = true;
+  showMine();
+  status.textContent = notice;
+}
+
 function add(message) {
   const chat = chats.get(message.conversation_id);
   if (!chat) return;
@@ -165,7 +179,7 @@ document.getElementById("reply").addEventListener("submit", async (event) => {
   const reply = await socket.emitWithAck(ev.SEAT_MESSAGE, { conversation_id: current, text: box.value });
   if (reply.error) { status.textContent = reply.error; return; }
   add({ id: reply.id, conversation_id: current, sender: "seat", body: box.value,
-        created_at: new Date().toISOString() });
+        created_at: reply.created_at });
   box.value = "";
 });
 
@@ -177,7 +191,7 @@ document.getElementById("image").addEventListener("change", async (event) => {
     const sent = await ev.upload(file, { authorization: `Bearer ${token}`,
                                          "x-xiaoshen-conversation": current });
     add({ id: sent.id, conversation_id: current, sender: "seat", kind: sent.kind,
-          body: sent.url, created_at: new Date().toISOString() });
+          body: sent.url, created_at: sent.created_at });
   } catch (error) { status.textContent = error.message; }
 });
 
@@ -213,11 +227,7 @@ document.getElementById("transfer").addEventListener("submit", async (event) => 
   const note = document.getElementById("transfer-note").value.trim();
   const reply = await socket.emitWithAck(ev.TRANSFER, { conversation_id: current, department, note });
   if (reply.error) { status.textContent = reply.error; return; }
-  chats.delete(current);
-  current = null;
-  document.getElementById("chat").hidden = true;
-  showMine();
-  status.textContent = `已转接至${department}`;
+  closeCurrent(`已转接至${department}`);
 });
 
 document.getElementById("away").addEventListener("change", async (event) => {
@@ -230,9 +240,5 @@ document.getElementById("end").addEventListener("click", async () => {
   const resolved = document.getElementById("resolved").checked;
   const reply = await socket.emitWithAck(ev.END_CHAT, { conversation_id: current, resolved });
   if (reply.error) { status.textContent = reply.error; return; }
-  chats.delete(current);
-  current = null;
-  document.getElementById("chat").hidden = true;
-  showMine();
-  status.textContent = "会话已结束";
+  closeCurrent("会话已结束");
 });

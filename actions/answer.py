@@ -14,8 +14,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import Context, Follower, whole_number
 from actions.services import Services
-from handoff.protocol import Outcome, ReplyPayload
 from kb.decision import Decision
+from kb.reply import Outcome, ReplyPayload
 from nlu.legal import is_legal_matter
 from nlu.normalize import normalize
 from nlu.privacy import mask_personal_data

@@ -16,8 +16,8 @@ from functools import lru_cache
 
 from rasa_sdk import Tracker
 
-from handoff.protocol import Outcome
 from kb.decision import Candidate, Decision, decide
+from kb.reply import Outcome
 from kb.retrieval import Retriever
 from nlu.normalize import normalize
 from nlu.topics import detect_topic, residual

@@ -10,8 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import whole_number
 from actions.services import Services
-from handoff.protocol import Outcome, ReplyPayload
 from kb.gaps import PLATFORM_DEPARTMENT
+from kb.reply import Outcome, ReplyPayload
 
 
 class ActionRequestHuman(Action):

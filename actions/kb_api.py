@@ -8,7 +8,7 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import JSONResponse, json
 
-from handoff.protocol import json_int
+from kb.reply import json_int
 from kb.retrieval import Retriever
 
 MAX_QUERY_CHARS = 500

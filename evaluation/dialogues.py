@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handoff.protocol import Outcome
+from kb.reply import Outcome
 from kb.store import KnowledgeBase
 from xiaoshen.client import ChatClient, Reply
 

@@ -23,7 +23,7 @@ import yaml
 
 from evaluation.baselines import halves, pick
 from evaluation.scoring import RETRIEVAL_CATEGORIES, Case, Prediction, Score, System, score
-from handoff.protocol import Outcome
+from kb.reply import Outcome
 from kb.store import Entry
 from nlu.normalize import normalize
 from xiaoshen.settings import ROOT, Settings

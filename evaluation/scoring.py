@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from handoff.protocol import Outcome
+from kb.reply import Outcome
 
 Prediction = tuple[Outcome, int | None]
 System = Callable[[str], Prediction]

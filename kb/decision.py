@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from handoff.protocol import Outcome
+from kb.reply import Outcome
 
 if TYPE_CHECKING:  # settings import the thresholds: keep them free of the models' imports
     from kb.classifier import ServiceGuess

@@ -10,10 +10,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from handoff.protocol import Outcome
 from kb.classifier import ServiceGuess
 from kb.decision import Candidate, Decision, Evidence, Thresholds, decide, rank
 from kb.embedder import Embedder
+from kb.reply import Outcome
 from kb.snapshot import LiveSnapshot
 from kb.store import Entry
 from nlu.normalize import normalize

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from handoff.protocol import Outcome, ProtocolError, ReplyPayload
+from kb.reply import Outcome, ProtocolError, ReplyPayload
 
 
 class StackUnavailable(Exception):

@@ -10,8 +10,8 @@ from actions.confirm import ActionAffirm, ActionDeny
 from actions.handoff import ActionRequestHuman
 from actions.rating import ActionRecordRating, rating_from_text
 from actions.server import executor_for
-from handoff.protocol import Outcome, ReplyPayload
 from kb.gaps import PLATFORM_DEPARTMENT
+from kb.reply import Outcome, ReplyPayload
 
 
 def payload(message: dict) -> ReplyPayload:

@@ -8,7 +8,7 @@ from actions.context import Context, Follower, name_bigrams
 from actions.feedback import ActionRecordFeedback
 from actions.rating import ActionRecordRating
 from actions.smalltalk import ActionGreet
-from handoff.protocol import Outcome, ReplyPayload
+from kb.reply import Outcome, ReplyPayload
 
 
 def answer(services, dispatcher, tracker, domain, text, **slots):

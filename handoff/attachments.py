@@ -1,10 +1,17 @@
 """Images (screenshots) and voice messages: type checked by content, size limited, stored on
-disk under their hash, recorded in the database."""
+disk under their hash, recorded in the database.
+
+Staff fetch them with their login cookie; a citizen's messages carry signed links (the file's
+id, an expiry and an HMAC over both), which work on any site that embeds the chat and open
+that one file only.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +22,7 @@ from kb import clock
 from kb.store import KnowledgeBase
 
 MAX_BYTES = 5 * 1024 * 1024
+LINK_SECONDS = 24 * 3600  # a citizen's link to a file lasts a day
 KINDS = {  # what content we accept, by the type its bytes show
     "image/png": "image", "image/jpeg": "image", "image/gif": "image", "image/webp": "image",
     "audio/webm": "voice", "video/webm": "voice", "audio/ogg": "voice", "audio/mpeg": "voice",
@@ -44,6 +52,24 @@ class AttachmentStore:
     def __init__(self, kb: KnowledgeBase, directory: Path) -> None:
         self.db = kb.db
         self.directory = directory
+        # One secret for every gateway sharing the database, made once.
+        self.db["meta"].insert({"key": "attachment_secret", "value": secrets.token_hex(32)},
+                               ignore=True)
+        self.secret = self.db["meta"].get("attachment_secret")["value"].encode()
+
+    def _signature(self, attachment_id: str, expires: int) -> str:
+        return hmac.new(self.secret, f"{attachment_id}:{expires}".encode(),
+                        hashlib.sha256).hexdigest()[:32]
+
+    def signed_url(self, url: str) -> str:
+        """`url` (/api/attachments/<id>) with an expiring signature for the citizen."""
+        expires = int(time.time()) + LINK_SECONDS
+        return f"{url}?exp={expires}&sig={self._signature(url.rsplit('/', 1)[1], expires)}"
+
+    def signature_valid(self, attachment_id: str, expires: str, signature: str) -> bool:
+        if not expires.isdigit() or int(expires) < time.time():
+            return False
+        return hmac.compare_digest(self._signature(attachment_id, int(expires)), signature)
 
     def add(self, conversation_id: str, data: bytes, uploader: str) -> Attachment:
         if not data:

@@ -1,10 +1,10 @@
-"""The help desk: relays bot turns, escalates to the department responsible, assigns chats to
-the least-loaded online seat, carries messages between customer and seat, and ends chats.
+"""The help desk: relays bot turns, escalates to the department responsible, carries
+messages between customer and seat, and ends chats.
 
-Transport-free apart from `emit`: the namespaces parse events and call these methods; every
-state change goes to the database first, then out to the rooms (one per conversation on the
-customer side, one per seat and per department on the seat side), which python-socketio's
-manager, Redis included, delivers from whichever process.
+Transport-free: the namespaces parse events and call these methods; every state change goes
+to the database first, then out through the notifier to the rooms, which python-socketio's
+manager, Redis included, delivers from whichever process. Who gets a chat is
+handoff/assignment.py; the service-level clock is handoff/service_level.py.
 """
 
 from __future__ import annotations
@@ -12,42 +12,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
+from weakref import WeakValueDictionary
 
+from handoff.assignment import Assignment
 from handoff.attachments import Attachment
 from handoff.bot import BotClient, BotUnavailable, payload_of
-from handoff.hours import SeatHours
+from handoff.forbidden import forbidden_phrase
+from handoff.notify import Notifier
+from handoff.presence import Presence
 from handoff.protocol import (
-    BOT_UTTERED,
     CHAT_ASSIGNED,
     CHAT_ENDED,
     CHAT_QUEUED,
-    CUSTOMER_ECHO,
     CUSTOMER_MESSAGE,
     FORBIDDEN_ATTEMPT,
     INTERNAL_NOTE,
     QUEUE_STATUS,
     QUEUES,
     SEAT_LOADS,
-    SEAT_NAMESPACE,
-    SLA_BREACH,
-    SLA_WARNING,
     TRANSFER_FLAG,
     TYPING,
     Outcome,
     ProtocolError,
 )
-from handoff.rooms import (
-    SUPERVISORS,
-    conversation_room,
-    customer_event,
-    department_room,
-    forbidden_phrase,
-    seat_room,
-)
-from handoff.staff import Staff, StaffDirectory
+from handoff.service_level import ServiceLevels
+from handoff.staff import Role, Staff, StaffDirectory
 from handoff.store import BOT, HUMAN, QUEUED, ConversationStore, Message
 from kb import clock
 from kb.gaps import PLATFORM_DEPARTMENT, GapLog
@@ -57,36 +47,36 @@ from nlu.privacy import mask_personal_data
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[..., Awaitable[None]]  # AsyncServer.emit
 SECONDS_PER_CHAT = 120  # a seat's typical time per chat, for the expected wait
 MAX_TRANSFERS = 2  # more is passing the buck (推诿扯皮): supervisors are told
+ANNOUNCE_DELAY = 0.2  # seconds over which queue changes are told to watchers at once
 AFTER_HOURS = ("现在是非工作时间（人工帮办服务时间为工作日 {hours}），您的留言已记录，"
                "业务部门将在 {opening} 开始上班后尽快答复您。")
 NO_ATTACHMENTS_FOR_BOT = "小申暂时看不懂图片和语音，请用文字描述您的问题，或发送“转人工”。"
 RATING_PROMPT = "本次人工服务已结束，请您对本次服务进行评价（1-5分，5分为非常满意）。"
 BOT_DOWN = "抱歉，小申暂时无法回复，请稍后再试，或发送“转人工”。"
-
-
-@dataclass(frozen=True)
-class ServiceLevels:
-    hours: SeatHours  # when seats answer; outside, people leave a message
-    warn: float = 45.0  # seconds without a first reply before the console warns
-    breach: float = 60.0  # ... and before a breach is recorded
-    seat_grace: float = 60.0  # seconds a seat may be disconnected before re-queueing
+SEAT_JOINED = "人工帮办已接入，请问有什么可以帮您？"
+SEAT_LOST = "坐席连接中断，正在为您重新转接人工帮办。"
 
 
 class HelpDesk:
-    def __init__(self, kb: KnowledgeBase, bot: BotClient, emit: Emit,
-                 start_task: Callable[..., Any], levels: ServiceLevels) -> None:
+    def __init__(self, kb: KnowledgeBase, bot: BotClient, notify: Notifier,
+                 levels: ServiceLevels, staff: StaffDirectory) -> None:
         self.kb = kb
         self.bot = bot
-        self.emit = emit
-        self.start_task = start_task  # AsyncServer.start_background_task
+        self.notify = notify
         self.levels = levels
+        self.staff = staff
         self.gaps = GapLog(kb)
         self.store = ConversationStore(kb)
-        self.staff = StaffDirectory(kb)
+        self.presence = Presence(kb, liveness=3 * levels.heartbeat)
+        self.assignment = Assignment(self.store, staff, self.presence)
         self.ratings = Ratings(kb)
+        # One bot turn at a time per conversation: a flood from one session waits behind
+        # itself, never in front of other customers.
+        # (Weak: a lock nobody waits on goes.)
+        self.turns: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        self.announcing: set[str] = set()
 
     # -- customers ------------------------------------------------------------------------
 
@@ -95,28 +85,35 @@ class HelpDesk:
         conversation = self.store.get(conversation_id)
         message = self.store.add(conversation_id, "customer", text,
                                  extra={"title": title} if title else None)
-        await self.emit(CUSTOMER_ECHO, customer_event(message),
-                        room=conversation_room(conversation_id))
+        await self.notify.echo(message)
         if conversation["mode"] == BOT:
-            await self._bot_turn(conversation_id, text)
+            lock = self.turns.setdefault(conversation_id, asyncio.Lock())
+            async with lock:
+                await self._bot_turn(conversation_id, text)
             return
         # A human has it, or will: the bot stays silent; Rasa's history still gets the text.
         await self.bot.record(conversation_id, "customer", text)
+        await self._to_seat(conversation, message)
+
+    async def _to_seat(self, conversation: dict[str, Any], message: Message) -> None:
         if conversation["mode"] == HUMAN and conversation["seat"]:
-            await self.emit(CUSTOMER_MESSAGE, message.as_event(),
-                            room=seat_room(conversation["seat"]), namespace=SEAT_NAMESPACE)
+            await self.notify.seat(conversation["seat"], CUSTOMER_MESSAGE, message.as_event())
+
+    def check_upload(self, conversation_id: str, seat: Staff | None) -> None:
+        """Whether this upload may be stored at all (checked before anything is written)."""
+        if seat is None:
+            self.store.get(conversation_id)
+        else:
+            self._own(seat, conversation_id)
 
     async def customer_attachment(self, conversation_id: str, attachment: Attachment) -> str:
         """An image or voice message from the customer: the bot cannot read it, a seat can.
         Returns when it was stored."""
         conversation = self.store.get(conversation_id)
         message = self.store.add(conversation_id, "customer", attachment.url, attachment.kind)
-        await self.emit(CUSTOMER_ECHO, customer_event(message),
-                        room=conversation_room(conversation_id))
-        if conversation["mode"] == HUMAN and conversation["seat"]:
-            await self.emit(CUSTOMER_MESSAGE, message.as_event(),
-                            room=seat_room(conversation["seat"]), namespace=SEAT_NAMESPACE)
-        elif conversation["mode"] == BOT:
+        await self.notify.echo(message)
+        await self._to_seat(conversation, message)
+        if conversation["mode"] == BOT:
             await self._say(conversation_id, "system", NO_ATTACHMENTS_FOR_BOT)
         return message.created_at
 
@@ -131,15 +128,15 @@ class HelpDesk:
     async def customer_typing(self, conversation_id: str) -> None:
         conversation = self.store.get(conversation_id)
         if conversation["mode"] == HUMAN and conversation["seat"]:
-            await self.emit(TYPING, {"conversation_id": conversation_id, "who": "customer"},
-                            room=seat_room(conversation["seat"]), namespace=SEAT_NAMESPACE)
+            await self.notify.seat(conversation["seat"], TYPING,
+                                   {"conversation_id": conversation_id, "who": "customer"})
 
     async def seat_typing(self, seat: Staff, conversation_id: str) -> None:
         self._own(seat, conversation_id)
-        await self.emit(TYPING, {"who": "seat"}, room=conversation_room(conversation_id))
+        await self.notify.customer_page(conversation_id, TYPING, {"who": "seat"})
 
     async def _bot_turn(self, conversation_id: str, text: str) -> None:
-        await self.emit(TYPING, {"who": "bot"}, room=conversation_room(conversation_id))
+        await self.notify.customer_page(conversation_id, TYPING, {"who": "bot"})
         try:
             replies = await self.bot.send(conversation_id, text)
         except BotUnavailable as error:
@@ -160,8 +157,7 @@ class HelpDesk:
     async def _say(self, conversation_id: str, sender: str, text: str, author: str = "",
                    kind: str = "text", extra: dict[str, Any] | None = None) -> Message:
         message = self.store.add(conversation_id, sender, text, kind, author, extra)
-        await self.emit(BOT_UTTERED, customer_event(message),
-                        room=conversation_room(conversation_id))
+        await self.notify.to_customer(message)
         return message
 
     async def escalate(self, conversation_id: str, item_no: int | None) -> None:
@@ -171,7 +167,8 @@ class HelpDesk:
         department = item.department if item else PLATFORM_DEPARTMENT
         now = clock.now()
         if not self.levels.hours.open_at(now):
-            self.store.escalate(conversation_id, department, item_no, after_hours=True)
+            if not self.store.escalate(conversation_id, department, item_no, after_hours=True):
+                return
             opening = self.levels.hours.next_opening(now)
             asked = [m.body for m in self.store.messages(conversation_id)
                      if m.sender == "customer" and not m.body.startswith("/")]
@@ -179,99 +176,110 @@ class HelpDesk:
                                   item_no, conversation_id, department=department)
             await self._say(conversation_id, "system", AFTER_HOURS.format(
                 hours=self.levels.hours, opening=f"{opening:%m月%d日 %H:%M}"))
-            await self.emit(CHAT_QUEUED, self.store.get(conversation_id),
-                            room=department_room(department), namespace=SEAT_NAMESPACE)
+            await self.notify.department(department, CHAT_QUEUED, self.chat(conversation_id))
             return
-        self.store.escalate(conversation_id, department, item_no)
-        self.start_task(self.watch_first_reply, conversation_id)
-        if await self.assign(conversation_id) is None:
-            await self.emit(CHAT_QUEUED, self.store.get(conversation_id),
-                            room=department_room(department), namespace=SEAT_NAMESPACE)
-        await self.announce_queue(department)
+        if not self.store.escalate(conversation_id, department, item_no):
+            return  # not with the bot any more (a second 转人工 in flight)
+        await self._place(conversation_id, department)
 
-    async def watch_first_reply(self, conversation_id: str) -> None:
-        """The 1-minute service level: warn at 45 s, record a breach at 60 s."""
-        escalated = self.store.get(conversation_id)["escalated_at"]
-        for delay, column, event in ((self.levels.warn, "warned_at", SLA_WARNING),
-                                     (self.levels.breach - self.levels.warn, "breached_at",
-                                      SLA_BREACH)):
-            await asyncio.sleep(delay)
-            conversation = self.store.get(conversation_id)
-            if conversation["escalated_at"] != escalated or conversation["first_reply_at"]:
-                return  # answered, or a later escalation has its own clock
-            if conversation["mode"] not in (QUEUED, HUMAN):
-                return
-            self.store.mark(conversation_id, column)
-            notice = self.store.get(conversation_id)
-            rooms = [SUPERVISORS]
-            if event == SLA_WARNING:
-                rooms.append(department_room(notice["department"]))
-            for room in rooms:
-                await self.emit(event, notice, room=room, namespace=SEAT_NAMESPACE)
+    async def _place(self, conversation_id: str, department: str) -> None:
+        """Give a waiting chat to a seat, or tell the department it waits."""
+        seat = self.assignment.pick(conversation_id)
+        if seat:
+            await self._assigned(conversation_id, seat)
+        else:
+            await self.notify.department(department, CHAT_QUEUED, self.chat(conversation_id))
+            position = self.store.position(conversation_id)
+            if position:
+                await self._tell_position(conversation_id, department, position)
+        self.announce_queue(department)
 
-    async def announce_queue(self, department: str) -> None:
-        """Tell each waiting customer their place and the expected wait; tell supervisors."""
+    async def _tell_position(self, conversation_id: str, department: str,
+                             position: int) -> None:
+        seats = max(1, len(self.assignment.online_seats(department)))
+        await self.notify.customer_page(conversation_id, QUEUE_STATUS, {
+            "position": position, "department": department,
+            "expected_wait_seconds": position * SECONDS_PER_CHAT // seats})
+
+    def announce_queue(self, department: str) -> None:
+        """Soon, tell the department's waiting customers their place, and the seats and
+        supervisors the queue: changes within ANNOUNCE_DELAY are told once."""
+        if department in self.announcing:
+            return
+        self.announcing.add(department)
+        asyncio.get_running_loop().create_task(self._announce(department))
+
+    async def _announce(self, department: str) -> None:
+        await asyncio.sleep(ANNOUNCE_DELAY)
+        self.announcing.discard(department)
         waiting = self.store.queue(department)
-        seats = max(1, len(self.online_seats(department)))
         for position, conversation in enumerate(waiting, start=1):
-            await self.emit(QUEUE_STATUS, {
-                "position": position, "department": department,
-                "expected_wait_seconds": position * SECONDS_PER_CHAT // seats},
-                room=conversation_room(conversation["id"]))
-        await self.emit(QUEUES, {department: waiting}, room=department_room(department),
-                        namespace=SEAT_NAMESPACE)
-        await self.emit(QUEUES, self.queues(), room=SUPERVISORS, namespace=SEAT_NAMESPACE)
-        await self.emit(SEAT_LOADS, self.seat_loads(), room=SUPERVISORS,
-                        namespace=SEAT_NAMESPACE)
+            await self._tell_position(conversation["id"], department, position)
+        await self.notify.department(department, QUEUES,
+                                     {department: [self.chat(c) for c in waiting]})
+        await self.notify.supervisors(QUEUES, self.queues())
+        await self.notify.supervisors(SEAT_LOADS, self.seat_loads())
 
     async def rate(self, conversation_id: str, level: int, comment: str = "") -> None:
+        """The citizen's rating of a human chat that ended: once per chat."""
+        if not self.store.mark_rated(conversation_id):
+            raise ProtocolError("只能对已结束的人工服务评价一次")
         conversation = self.store.get(conversation_id)
         self.ratings.record(conversation_id, level, conversation["item_no"],
                             seat=conversation["seat"], comment=comment)
 
     # -- seats ----------------------------------------------------------------------------
 
-    def online_seats(self, department: str) -> list[Staff]:
-        online = {row["user"] for row in self.kb.db["presence"].rows_where("status = 'online'")}
-        return [seat for seat in self.staff.seats(department) if seat.name in online]
+    def chat(self, conversation: dict[str, Any] | str, seat: str | None = None
+             ) -> dict[str, Any]:
+        """A conversation as the console lists it: its service, last message, the
+        first-reply deadline and, for the seat holding it, how many messages are unread."""
+        if isinstance(conversation, str):
+            conversation = self.store.get(conversation)
+        item = self.kb.item(conversation["item_no"]) if conversation["item_no"] else None
+        last = self.store.last_message(conversation["id"])
+        shown = {**conversation, "service": item.name if item else None,
+                 "sla_deadline": self.levels.deadline(conversation),
+                 "last_message": {"sender": last.sender, "body": last.body, "kind": last.kind,
+                                  "created_at": last.created_at} if last else None}
+        if seat:
+            shown["unread"] = self.store.unread(seat, conversation["id"])
+        return shown
+
+    def held(self, seat: Staff) -> list[dict[str, Any]]:
+        """Every chat the seat holds, with its history: what a reloaded console restores."""
+        return [{"conversation": self.chat(conversation, seat.name),
+                 "history": [m.as_event() for m in self.store.messages(
+                     conversation["id"], notes=True)],
+                 "unread": self.store.unread(seat.name, conversation["id"])}
+                for conversation in self.store.held_by(seat.name)]
+
+    def mark_read(self, seat: Staff, conversation_id: str, last_id: int) -> None:
+        self._own(seat, conversation_id)
+        self.store.mark_read(seat.name, conversation_id, last_id)
+
+    async def seat_connected(self, seat: Staff) -> None:
+        self.presence.connected(seat.name)
+        await self.fill(seat)
 
     def set_presence(self, seat: Staff, status: str) -> None:
-        self.kb.db["presence"].upsert({"user": seat.name, "status": status,
-                                       "updated_at": clock.timestamp()}, pk="user")
+        self.presence.choose(seat.name, status)
 
-    async def requeue_if_gone(self, seat: Staff) -> None:
-        """After the grace period, give a still-disconnected seat's chats to others."""
-        await asyncio.sleep(self.levels.seat_grace)
-        presence = self.kb.db["presence"].get(seat.name)
-        if presence["status"] != "offline":
-            return  # back (or away on purpose): its chats stay
-        for conversation_id in self.store.requeue(seat.name):
-            await self._say(conversation_id, "system", "坐席连接中断，正在为您重新转接人工帮办。")
-            if await self.assign(conversation_id) is None:
-                await self.emit(CHAT_QUEUED, self.store.get(conversation_id),
-                                room=department_room(seat.department), namespace=SEAT_NAMESPACE)
-        await self.announce_queue(seat.department)
-
-    async def assign(self, conversation_id: str) -> str | None:
-        """Give the conversation to the least-loaded online seat of its department."""
-        conversation = self.store.get(conversation_id)
-        seats = sorted(self.online_seats(conversation["department"]),
-                       key=lambda seat: self.store.load(seat.name))
-        for seat in seats:
-            if self.store.load(seat.name) < seat.capacity and self.store.claim(conversation_id,
-                                                                                 seat.name):
-                await self._assigned(conversation_id, seat.name)
-                return seat.name
-        return None
+    async def requeue_seat(self, name: str) -> None:
+        """The seat is gone for longer than its grace: its chats go to other seats."""
+        seat = self.staff.find(name)
+        if seat is None:
+            return
+        for conversation_id in self.store.requeue(name):
+            log.info("re-queued %s: seat %s gone", conversation_id, name)
+            await self._say(conversation_id, "system", SEAT_LOST)
+            await self._place(conversation_id, seat.department)
 
     async def fill(self, seat: Staff) -> None:
         """Hand a seat waiting chats of its department while it has room."""
-        for conversation in self.store.queue(seat.department):
-            if self.store.load(seat.name) >= seat.capacity:
-                break
-            if self.store.claim(conversation["id"], seat.name):
-                await self._assigned(conversation["id"], seat.name)
-        await self.announce_queue(seat.department)
+        for conversation_id in self.assignment.fill(seat):
+            await self._assigned(conversation_id, seat.name)
+        self.announce_queue(seat.department)
 
     async def accept(self, seat: Staff, conversation_id: str) -> None:
         """A seat picks a waiting chat from the queue."""
@@ -281,7 +289,7 @@ class HelpDesk:
         if not self.store.claim(conversation_id, seat.name):
             raise ProtocolError("该会话已被其他坐席接入")
         await self._assigned(conversation_id, seat.name)
-        await self.announce_queue(seat.department)
+        self.announce_queue(seat.department)
 
     async def transfer(self, seat: Staff, conversation_id: str, note: str,
                        department: str | None = None, to_seat: str | None = None) -> None:
@@ -289,34 +297,31 @@ class HelpDesk:
         a note for whoever takes it; more than two transfers are flagged (推诿扯皮)."""
         self._own(seat, conversation_id)
         target = self.staff.find(to_seat) if to_seat else None
-        if to_seat and (target is None or target.role != "agent"):
+        if to_seat and (target is None or target.role != Role.AGENT):
             raise ProtocolError("没有这个坐席")
         destination = target.department if target else (department or "").strip()
         if destination not in self.departments():
             raise ProtocolError("请选择转接的部门或坐席")
         await self.note(seat, conversation_id, f"转接说明：{note}")
-        count = self.store.transfer(conversation_id, destination)
+        count = self.store.transfer(conversation_id, seat.name, destination)
+        if count is None:
+            raise ProtocolError("这不是您正在接待的会话")
         await self._say(conversation_id, "system",
                         f"正在为您转接至{destination}的人工帮办，请稍候。")
         if count > MAX_TRANSFERS:
-            await self.emit(TRANSFER_FLAG, self.store.get(conversation_id), room=SUPERVISORS,
-                            namespace=SEAT_NAMESPACE)
-        if target and target.name in {s.name for s in self.online_seats(destination)} and (
-                self.store.load(target.name) < target.capacity
-                and self.store.claim(conversation_id, target.name)):
+            await self.notify.supervisors(TRANSFER_FLAG, self.store.get(conversation_id))
+        if target and self.assignment.to_seat(conversation_id, target):
             await self._assigned(conversation_id, target.name)
-        elif await self.assign(conversation_id) is None:
-            await self.emit(CHAT_QUEUED, self.store.get(conversation_id),
-                            room=department_room(destination), namespace=SEAT_NAMESPACE)
-        await self.announce_queue(destination)
+            self.announce_queue(destination)
+        else:
+            await self._place(conversation_id, destination)
         await self.fill(seat)
 
     async def note(self, seat: Staff, conversation_id: str, text: str) -> Message:
         """An internal note on a chat: seats see it, the customer never does."""
         self._own(seat, conversation_id)
         message = self.store.add(conversation_id, "note", text, author=seat.name)
-        await self.emit(INTERNAL_NOTE, message.as_event(), room=seat_room(seat.name),
-                        namespace=SEAT_NAMESPACE)
+        await self.notify.seat(seat.name, INTERNAL_NOTE, message.as_event())
         return message
 
     def save_candidate(self, seat: Staff, conversation_id: str, question: str,
@@ -339,19 +344,21 @@ class HelpDesk:
 
     def seat_loads(self) -> list[dict[str, Any]]:
         """Every seat's presence, load and capacity (what supervisors watch)."""
-        presence = {row["user"]: row["status"] for row in self.kb.db["presence"].rows}
+        states = self.presence.states()
         seats = self.kb.db["users"].rows_where("role = 'agent'", order_by="department, name")
         return [{"name": row["name"], "department": row["department"],
-                 "status": presence.get(row["name"], "offline"),
+                 "status": states.get(row["name"], "offline"),
                  "load": self.store.load(row["name"]), "capacity": row["capacity"]}
                 for row in seats]
 
     async def _assigned(self, conversation_id: str, seat: str) -> None:
         history = [m.as_event() for m in self.store.messages(conversation_id, notes=True)]
-        await self.emit(CHAT_ASSIGNED, {"conversation": self.store.get(conversation_id),
-                                        "history": history},
-                        room=seat_room(seat), namespace=SEAT_NAMESPACE)
-        await self._say(conversation_id, "system", "人工帮办已接入，请问有什么可以帮您？")
+        if history:  # what came before the seat took it is context, not unread
+            self.store.mark_read(seat, conversation_id, history[-1]["id"])
+        await self.notify.seat(seat, CHAT_ASSIGNED, {
+            "conversation": self.chat(conversation_id, seat), "history": history,
+            "unread": 0})
+        await self._say(conversation_id, "system", SEAT_JOINED)
 
     def _own(self, seat: Staff, conversation_id: str) -> dict[str, Any]:
         conversation = self.store.get(conversation_id)
@@ -366,8 +373,7 @@ class HelpDesk:
             attempt = {"seat": seat.name, "conversation_id": conversation_id, "phrase": phrase,
                        "text": mask_personal_data(text)[:500], "created_at": clock.timestamp()}
             self.kb.db["forbidden_attempts"].insert(attempt)
-            await self.emit(FORBIDDEN_ATTEMPT, attempt, room=SUPERVISORS,
-                            namespace=SEAT_NAMESPACE)
+            await self.notify.supervisors(FORBIDDEN_ATTEMPT, attempt)
             raise ProtocolError(f"回复中含有服务禁语“{phrase}”，请换一种说法后再发送")
         message = await self._say(conversation_id, "seat", text, author=seat.name)
         self.store.first_reply(conversation_id)
@@ -377,15 +383,18 @@ class HelpDesk:
     async def end(self, seat: Staff, conversation_id: str, resolved: bool) -> None:
         """The seat ends the chat: back to the bot, and the customer is asked for a rating."""
         self._own(seat, conversation_id)
-        self.store.end(conversation_id, "resolved" if resolved else "unresolved")
+        if not self.store.end(conversation_id, seat.name,
+                              "resolved" if resolved else "unresolved"):
+            raise ProtocolError("这不是您正在接待的会话")
         await self._say(conversation_id, "system", RATING_PROMPT)
-        await self.emit(CHAT_ENDED, {"conversation_id": conversation_id},
-                        room=conversation_room(conversation_id))
+        await self.notify.customer_page(conversation_id, CHAT_ENDED,
+                                        {"conversation_id": conversation_id})
         await self.fill(seat)
 
     def queues(self) -> dict[str, list[dict[str, Any]]]:
         """Waiting chats per department (what supervisors watch)."""
         by_department: dict[str, list[dict[str, Any]]] = {}
         for conversation in self.store.queue():
-            by_department.setdefault(conversation["department"], []).append(conversation)
+            by_department.setdefault(conversation["department"], []).append(
+                self.chat(conversation))
         return by_department

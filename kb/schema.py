@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 8  # 1: ad hoc tables; 2: declared here; 3: turns; 4-8: the help desk
+SCHEMA_VERSION = 9  # 1: ad hoc tables; 2: declared here; 3: turns; 4-9: the help desk
 
 
 class SchemaTooNew(Exception):
@@ -71,18 +71,40 @@ TABLES: dict[str, Table] = {
         pk="name", not_null=frozenset({"role", "password_hash", "created_at"}),
         defaults={"capacity": 3},
     ),
-    # Logged-in sessions of staff (the token is stored hashed).
+    # Logged-in sessions of staff (the cookie's token is stored hashed); idle ones expire,
+    # logging out revokes.
     "staff_sessions": Table(
-        {"token_hash": str, "user": str, "created_at": str, "expires_at": str},
+        {"token_hash": str, "user": str, "created_at": str, "expires_at": str,
+         "last_seen_at": str, "revoked_at": str},
         pk="token_hash", not_null=frozenset({"user", "expires_at"}),
         foreign_keys=(("user", "users", "name"),),
     ),
+    # Failed logins, by name and client address, for throttling (kept a day).
+    "login_failures": Table(
+        {"id": int, "name": str, "address": str, "created_at": str},
+        pk="id", not_null=frozenset({"created_at"}),
+        indexes=(("name", "created_at"), ("address", "created_at")),
+    ),
+    # A seat's presence: the status it chose (online, away), when a gateway last saw one of its
+    # connections (heartbeat) and when its last connection closed.
+    "presence": Table(
+        {"user": str, "status": str, "updated_at": str, "seen_at": str,
+         "disconnected_at": str},
+        pk="user", not_null=frozenset({"status"}),
+    ),
+    # How far each seat has read each chat it holds (the console's unread counts).
+    "seat_reads": Table(
+        {"seat": str, "conversation_id": str, "last_id": int},
+        pk=("seat", "conversation_id"),
+    ),
+    # Periodic work that exactly one gateway does at a time (the service-level sweep).
+    "leases": Table({"name": str, "holder": str, "expires_at": float}, pk="name"),
     # Conversations through the gateway: who has them (bot, queue, seat) and their clock.
     "conversations": Table(
         {"id": str, "mode": str, "department": str, "item_no": int, "seat": str,
          "created_at": str, "escalated_at": str, "first_reply_at": str, "ended_at": str,
          "resolution": str, "transfers": int, "after_hours": int, "warned_at": str,
-         "breached_at": str},
+         "breached_at": str, "rated_at": str, "last_message_at": str},
         pk="id", not_null=frozenset({"mode", "created_at"}),
         indexes=(("mode", "department"),), defaults={"transfers": 0},
     ),

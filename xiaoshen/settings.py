@@ -54,6 +54,15 @@ def _hours(text: str) -> str:
     return str(SeatHours.parse(text))
 
 
+def _origins(text: str) -> tuple[str, ...]:
+    origins = tuple(origin.strip().rstrip("/") for origin in text.split(",") if origin.strip())
+    for origin in origins:
+        scheme, _, host = origin.partition("://")
+        if scheme not in ("http", "https") or not host or "/" in host:
+            raise ValueError(f"must list origins such as https://example.gov.cn, not {origin!r}")
+    return origins
+
+
 def _path(text: str) -> Path:
     return Path(_text(text))
 
@@ -99,6 +108,19 @@ SETTINGS = (
             _number),
     Setting("sla_breach", "60", "seconds without a first human reply recorded as a breach",
             _number),
+    Setting("allowed_origins", "", "sites that may embed the chat and open a customer socket, "
+            "comma-separated (e.g. https://zwdt.sh.gov.cn); empty: the gateway's own origin "
+            "only", _origins),
+    Setting("session_idle", "1800", "seconds after its last message a citizen's conversation "
+            "can no longer be resumed (a shared computer shows no one else's chat)", _number),
+    Setting("address_limit", "60", "messages per 10 s one client address may send (several "
+            "people behind one office address share it); 0: no limit", _number),
+    Setting("staff_idle", "7200", "seconds of inactivity after which a staff login expires",
+            _number),
+    Setting("heartbeat", "5", "seconds between a gateway's presence heartbeats of its seats",
+            _number),
+    Setting("sweep_interval", "1", "seconds between service-level sweeps (warnings, breaches, "
+            "re-queueing the chats of seats gone for longer than the grace)", _number),
     _threshold("dense_weight", "share of the dense score in the fused retrieval score"),
     _threshold("support", "fused score an entry needs before its service is offered"),
     _threshold("margin", "probability lead of the best service needed to answer"),
@@ -125,6 +147,12 @@ class Settings:
     seat_hours: str
     sla_warn: float
     sla_breach: float
+    allowed_origins: tuple[str, ...]
+    session_idle: float
+    address_limit: float
+    staff_idle: float
+    heartbeat: float
+    sweep_interval: float
     thresholds: Thresholds
 
     def url(self, service: str) -> str:

@@ -47,9 +47,12 @@ class Peer:
         return await asyncio.wait_for(find(), timeout)
 
 
-async def customer(url: str, session_id: str | None = None) -> tuple[Peer, str]:
+async def customer(url: str, session_id: str | None = None, plain: bool = False
+                   ) -> tuple[Peer, str]:
+    """A customer; `plain`: a plain Rasa client, without Xiaoshen's extras."""
     peer = Peer()
-    await peer.client.connect(url, transports=["websocket"])
+    await peer.client.connect(url, transports=["websocket"],
+                              auth=None if plain else {"client": "xiaoshen"})
     await peer.client.emit("session_request", {"session_id": session_id})
     return peer, await peer.next("session_confirm")
 
@@ -60,6 +63,13 @@ async def say(peer: Peer, session: str, text: str) -> None:
 
 def login(url: str, name: str, password: str = PASSWORD) -> httpx.Response:
     return httpx.post(f"{url}/api/login", json={"name": name, "password": password})
+
+
+def session_cookie(url: str, name: str) -> str:
+    """A Cookie header for a staff member's fresh login."""
+    response = login(url, name)
+    assert response.status_code == 200, response.text
+    return f"xiaoshen_staff={response.cookies['xiaoshen_staff']}"
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +90,8 @@ def new_seat(staff: StaffDirectory, department: str) -> str:
 
 async def seat_peer(gateway: str, name: str) -> Peer:
     peer = Peer()
-    token = login(gateway, name).json()["token"]
-    await peer.client.connect(gateway, namespaces=["/seat"], auth={"token": token},
-                              transports=["websocket"])
+    await peer.client.connect(gateway, namespaces=["/seat"], transports=["websocket"],
+                              headers={"Cookie": session_cookie(gateway, name)})
     return peer
 
 
@@ -212,10 +221,10 @@ def test_staff_pages_need_a_login(gateway, staff) -> None:
     assert httpx.get(f"{gateway}/health").json() == {"status": "ok"}
 
     async def scenario() -> None:
-        for auth in (None, {"token": "forged"}):
+        for headers in ({}, {"Cookie": "xiaoshen_staff=forged"}):
             peer = Peer()
             with pytest.raises(socketio.exceptions.ConnectionError):
-                await peer.client.connect(gateway, namespaces=["/seat"], auth=auth,
+                await peer.client.connect(gateway, namespaces=["/seat"], headers=headers,
                                           transports=["websocket"])
 
     asyncio.run(scenario())
@@ -348,20 +357,23 @@ def test_attachments_are_checked_and_kept_to_their_conversation(gateway, staff) 
             400, {"error": "只能发送图片（PNG、JPEG、GIF、WebP）或语音"})
         huge = httpx.post(upload, content=b"\x89PNG" + b"0" * (6 * 1024 * 1024),
                           headers={"x-xiaoshen-session": session})
-        assert huge.status_code == 400
+        assert (huge.status_code, huge.json()) == (413, {"error": "请求内容过大"})
         nobody = httpx.post(upload, content=tiny_png())
-        assert nobody.status_code == 403  # no conversation named
+        assert nobody.status_code == 401  # neither a conversation nor a login
         sent = httpx.post(upload, content=tiny_png(), headers={"x-xiaoshen-session": session})
         assert sent.status_code == 201 and sent.json()["kind"] == "image"
         echo = await peer.until("customer_echo", lambda d: d["kind"] == "image")
-        assert echo["text"] == sent.json()["url"]
-        assert echo["attachment"] == {"type": "image", "payload": {
-            "src": f"{sent.json()['url']}?session={session}"}}  # as rasa-webchat reads it
-        mine = httpx.get(f"{gateway}{sent.json()['url']}", params={"session": session})
+        assert echo["body"] == sent.json()["url"]
+        # as rasa-webchat reads it: a signed link to this one file
+        link = echo["attachment"]["payload"]["src"]
+        assert echo["attachment"]["type"] == "image" and link == echo["src"]
+        assert link.startswith(sent.json()["url"] + "?exp=")
+        mine = httpx.get(f"{gateway}{link}")
         assert (mine.status_code, mine.headers["content-type"], mine.content) == (
             200, "image/png", tiny_png())
-        other = httpx.get(f"{gateway}{sent.json()['url']}", params={"session": "0" * 32})
-        assert other.status_code == 401
+        forged = httpx.get(f"{gateway}{link[:-4]}0000")
+        other = httpx.get(f"{gateway}{sent.json()['url']}", params={"session": session})
+        assert forged.status_code == other.status_code == 401
         await peer.client.disconnect()
 
     asyncio.run(scenario())
@@ -451,16 +463,19 @@ def test_typing_indicators_reach_the_other_side(gateway, staff) -> None:
     asyncio.run(scenario())
 
 
-def test_a_client_may_bring_its_own_session_id_as_with_rasa(gateway) -> None:
+def test_only_ids_the_server_issued_are_resumed(gateway) -> None:
     async def scenario() -> None:
-        own = f"webchat-{uuid.uuid4().hex[:12]}"
-        peer, session = await customer(gateway, own)
-        assert session == own
+        peer, session = await customer(gateway)
         await say(peer, session, "你好")
         assert (await peer.next("bot_uttered"))["outcome"] == "chitchat"
-        other, fresh = await customer(gateway, "<script>")
-        assert fresh != "<script>" and len(fresh) == 32
-        for client in (peer, other):
+        again, resumed = await customer(gateway, session)
+        assert resumed == session
+        for wanted in ("<script>", "1", "admin", f"webchat-{uuid.uuid4().hex[:12]}",
+                       uuid.uuid4().hex):
+            other, fresh = await customer(gateway, wanted)
+            assert fresh != wanted and len(fresh) == 32
+            await other.client.disconnect()
+        for client in (peer, again):
             await client.client.disconnect()
 
     asyncio.run(scenario())

@@ -14,7 +14,7 @@ const seen = new Set();
 let lastId = 0;  // the last message shown: a reconnect asks for the ones after it
 let session = localStorage.getItem("xiaoshen.session");
 
-const socket = io({ transports: ["websocket", "polling"] });
+const socket = io({ transports: ["websocket", "polling"], auth: { client: ev.XIAOSHEN_CLIENT } });
 
 socket.on("connect", () => {
   status.textContent = "已连接，小申7×24小时为您服务";
@@ -27,7 +27,7 @@ socket.on(ev.SESSION_CONFIRM, (id) => {
   localStorage.setItem("xiaoshen.session", id);
   socket.emit(ev.SYNC, { after: lastId });
 });
-socket.on(ev.HISTORY, ({ messages }) => messages.forEach((m) => show({ ...m, text: m.title || m.body })));
+socket.on(ev.HISTORY, ({ messages }) => messages.forEach(show));
 socket.on(ev.BOT_UTTERED, (message) => show(message));
 socket.on(ev.CUSTOMER_ECHO, (message) => show(message));
 socket.on(ev.QUEUE_STATUS, ({ position, expected_wait_seconds }) => {
@@ -49,7 +49,7 @@ function show(message) {
   }
   const item = ev.element("li", undefined, `message ${message.sender || "bot"}`);
   item.append(ev.element("span", SENDERS[message.sender] || "小申", "who"));
-  item.append(ev.content(message, `session=${session}`));
+  item.append(ev.content(message));
   item.append(ev.element("time", ev.timeOf(message.created_at)));
   list.append(item);
   item.scrollIntoView({ block: "end" });

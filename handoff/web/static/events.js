@@ -11,6 +11,7 @@ export const CHAT_ENDED = "chat_ended";
 export const RATE = "rate";
 export const PROTOCOL_ERROR = "protocol_error";
 export const TYPING = "typing";
+export const XIAOSHEN_CLIENT = "xiaoshen";  // auth.client: send us the extras, not Rasa's bare shapes
 
 // Tell the other side someone is typing, at most every 2 s while keys are pressed.
 export function typingNotifier(send) {
@@ -48,6 +49,9 @@ export const PRESENCE = "presence";
 export const DEPARTMENTS = "departments";
 export const KB_SEARCH = "kb_search";
 export const SAVE_CANDIDATE = "save_candidate";
+export const MY_CHATS = "my_chats";
+export const READ = "read";
+export const SESSION_EXPIRED = "session_expired";
 
 // Text from people is always inserted as text, never as HTML.
 export function element(tag, text, className) {
@@ -58,18 +62,20 @@ export function element(tag, text, className) {
 }
 
 // A message's content: text as text, an image or a voice message as the element showing it.
-export function content(message, credential) {
+// A citizen's messages carry a signed link (src); staff load files with their login cookie.
+export function content(message) {
   const body = message.title || message.body || message.text || "";
+  const source = message.src || body;
   if (message.kind === "image") {
     const image = element("img");
-    image.src = `${body}?${credential}`;
+    image.src = source;
     image.alt = "图片消息";
     image.className = "attachment";
     return image;
   }
   if (message.kind === "voice") {
     const audio = element("audio");
-    audio.src = `${body}?${credential}`;
+    audio.src = source;
     audio.controls = true;
     audio.setAttribute("aria-label", "语音消息");
     return audio;

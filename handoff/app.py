@@ -1,0 +1,127 @@
+"""The gateway's web app: Starlette for HTTP (one route table, each route with the role it
+needs, one error handler, templates, static files) with python-socketio in front of it for
+/socket.io/, and the security headers around both."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import socketio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from handoff.attachments import AttachmentStore
+from handoff.bot import BotClient
+from handoff.customer import CustomerNamespace
+from handoff.desk import HelpDesk
+from handoff.errors import HANDLERS, HttpError
+from handoff.headers import SecurityHeaders
+from handoff.hours import SeatHours
+from handoff.limits import Limits, SlidingWindow
+from handoff.manager import client_manager
+from handoff.notify import Notifier
+from handoff.seat import SeatNamespace
+from handoff.service_level import ServiceLevels, Sweeper
+from handoff.staff import StaffDirectory
+from handoff.views import attachments, auth, pages
+from kb.store import KnowledgeBase
+from xiaoshen.settings import Settings
+
+WEB = Path(__file__).with_name("web")
+SOCKET_IO_CLIENT = WEB / "node_modules" / "socket.io-client" / "dist" / "socket.io.esm.min.js"
+PUBLIC, STAFF = "public", "staff"  # what a route needs: nobody, any staff, or a Role
+
+
+def route(path: str, view: Callable[[Request], Awaitable[Response]], role: str,
+          methods: tuple[str, ...] = ("GET",)) -> Route:
+    """A route whose view runs only for a login with `role` (STAFF: any staff member)."""
+    if role == PUBLIC:
+        return Route(path, view, methods=list(methods))
+
+    async def guarded(request: Request) -> Response:
+        staff = auth.staff_of(request)
+        if role != STAFF and staff.role != role:
+            raise HttpError(403)
+        request.state.staff = staff
+        return await view(request)
+    return Route(path, guarded, methods=list(methods), name=view.__name__)
+
+
+async def socket_io_client(request: Request) -> FileResponse:
+    return FileResponse(SOCKET_IO_CLIENT, media_type="text/javascript")
+
+
+ROUTES: list[BaseRoute] = [
+    route("/health", pages.health, PUBLIC),
+    route("/chat", pages.page("chat.html"), PUBLIC),
+    route("/console", pages.page("console.html"), PUBLIC),  # the page logs in itself
+    route("/api/login", auth.login, PUBLIC, ("POST",)),
+    route("/api/logout", auth.logout, PUBLIC, ("POST",)),
+    route("/api/me", auth.me, STAFF),
+    # customers upload with their session, seats with their login (checked in the view)
+    route("/api/attachments", attachments.upload, PUBLIC, ("POST",)),
+    route("/api/attachments/{attachment_id}", attachments.download, PUBLIC),
+    route("/static/vendor/socket.io.esm.min.js", socket_io_client, PUBLIC),
+    Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
+]
+
+
+def allowed_origin(settings: Settings) -> Callable[[str, dict], bool]:
+    """Origins that may open a socket: the gateway's own, and the configured sites."""
+    def allowed(origin: str, environ: dict) -> bool:
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin == own or origin in settings.allowed_origins
+    return allowed
+
+
+def create_app(settings: Settings) -> Any:
+    """Everything the gateway serves, built from the settings."""
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=allowed_origin(settings),
+                               max_http_buffer_size=1_000_000,
+                               client_manager=client_manager(settings.redis_url))
+    kb = KnowledgeBase(settings.db)
+    levels = ServiceLevels(SeatHours.parse(settings.seat_hours), settings.sla_warn,
+                           settings.sla_breach, settings.seat_grace, settings.heartbeat,
+                           settings.sweep_interval)
+    files = AttachmentStore(kb, settings.db.parent / "attachments")
+    desk = HelpDesk(kb, BotClient(settings.url("rasa"), settings.url("actions")),
+                    Notifier(sio.emit, files), levels,
+                    StaffDirectory(kb, idle_seconds=settings.staff_idle))
+    seats = SeatNamespace(desk)
+    sio.register_namespace(CustomerNamespace(desk, Limits(
+        (SlidingWindow(20, 10), "session"),
+        (SlidingWindow(int(settings.address_limit), 10), "address")), settings.session_idle))
+    sio.register_namespace(seats)
+    sweeper = Sweeper(desk.store, desk.presence, desk.notify, levels, desk.requeue_seat)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(sweeper.run()), asyncio.create_task(seats.keep_alive())]
+        yield
+        for task in tasks:
+            task.cancel()
+        sweeper.stop()
+        await desk.bot.close()
+
+    web = Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan,
+                    middleware=[Middleware(CORSMiddleware,
+                                           allow_origins=list(settings.allowed_origins),
+                                           allow_methods=["GET", "POST"],
+                                           allow_headers=["content-type",
+                                                          "x-xiaoshen-session"])])
+    web.state.desk, web.state.attachments, web.state.seats = desk, files, seats
+    web.state.templates = Jinja2Templates(directory=WEB / "templates")
+    web.state.upload_limits = Limits((SlidingWindow(10, 60), "session"),
+                                     (SlidingWindow(10, 60), "address"))
+    return SecurityHeaders(socketio.ASGIApp(sio, other_asgi_app=web),
+                           settings.allowed_origins)

@@ -1,0 +1,1 @@
+"""The gateway's HTTP views, one module per resource; routes are declared in handoff/app.py."""

@@ -18,3 +18,15 @@ need() {  # need PROGRAM PACKAGE WHY
 
 need /usr/bin/chromium chromium "the browser tests"
 need /usr/bin/redis-server redis-server "the tests of several gateways"
+
+# The unmodified rasa-webchat widget a portal page embeds in tests/web/test_webchat.py;
+# reinstalled only when its package.json or lock changed (as setup.sh does for handoff/web).
+webchat="$(dirname "$0")/../tests/web/webchat"
+built_from() { cat "$webchat/package.json" "$webchat/package-lock.json" | sha256sum; }
+if [ ! -f "$webchat/node_modules/.built-from" ] \
+   || [ "$(built_from)" != "$(cat "$webchat/node_modules/.built-from")" ]; then
+  command -v npm >/dev/null 2>&1 || die "the widget test needs npm: scripts/setup.sh installs it."
+  echo "==> installing rasa-webchat for the widget test"
+  npm ci --prefix "$webchat" --no-audit --no-fund
+  built_from > "$webchat/node_modules/.built-from"
+fi

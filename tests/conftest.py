@@ -61,10 +61,11 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "XIAOSHEN_RASA_PORT": str(free_port()),
         "XIAOSHEN_ACTIONS_PORT": str(free_port()),
         "XIAOSHEN_GATEWAY_PORT": str(free_port()),
-        # Seconds, not minutes, so the service-level tests need not wait; seats around the
+        # Seconds, not minutes, so the service-level tests need not wait (the grace outlasts a
+        # gateway restart); seats around the
         # clock, so the tests pass on a Sunday too.
-        "XIAOSHEN_SEAT_GRACE": "2", "XIAOSHEN_SLA_WARN": "1", "XIAOSHEN_SLA_BREACH": "2",
-        "XIAOSHEN_SEAT_HOURS": "always",
+        "XIAOSHEN_SEAT_GRACE": "6", "XIAOSHEN_SLA_WARN": "1", "XIAOSHEN_SLA_BREACH": "2",
+        "XIAOSHEN_SEAT_HOURS": "always", "XIAOSHEN_HEARTBEAT": "1",
     }
 
 

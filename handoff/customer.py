@@ -105,6 +105,8 @@ class CustomerNamespace(socketio.AsyncNamespace):
 
     async def _user_uttered(self, sid: str, data: Any) -> None:
         conversation_id, session = await self._own_conversation(sid)
+        if isinstance(data, dict) and "message" not in data:
+            return  # rasa-webchat's opening event (no initPayload set): nothing was said
         event = UserUttered.from_event(data)
         if event.session_id != conversation_id:  # a customer writes only to their own
             raise ProtocolError("只能在自己的会话中发送消息")

@@ -83,6 +83,7 @@ class HelpDesk:
     async def from_customer(self, conversation_id: str, text: str,
                             title: str | None = None) -> None:
         conversation = self.store.get(conversation_id)
+        title = title or self._reply_title(conversation_id, text)
         message = self.store.add(conversation_id, "customer", text,
                                  extra={"title": title} if title else None)
         await self.notify.echo(message)
@@ -94,6 +95,15 @@ class HelpDesk:
         # A human has it, or will: the bot stays silent; Rasa's history still gets the text.
         await self.bot.record(conversation_id, "customer", text)
         await self._to_seat(conversation, message)
+
+    def _reply_title(self, conversation_id: str, text: str) -> str | None:
+        """The title of the quick reply whose payload this is (Rasa clients send only the
+        payload, e.g. /feedback_unresolved), so seats and reports read 没解决."""
+        if not text.startswith("/"):
+            return None
+        last = self.store.last_message(conversation_id)
+        buttons = last.extra.get("buttons") or [] if last else []
+        return next((b["title"] for b in buttons if b.get("payload") == text), None)
 
     async def _to_seat(self, conversation: dict[str, Any], message: Message) -> None:
         if conversation["mode"] == HUMAN and conversation["seat"]:

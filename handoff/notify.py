@@ -18,9 +18,10 @@ Emit = Callable[..., Awaitable[None]]  # AsyncServer.emit
 def rasa_shape(message: Message, src: str | None = None) -> dict[str, Any]:
     """A message as Rasa's socket channel sends it: {text}, {text, quick_replies} or
     {attachment} (rasa-webchat renders only these)."""
-    if message.kind in ("image", "voice"):
-        return {"attachment": {"type": "image" if message.kind == "image" else "audio",
-                               "payload": {"src": src or message.body}}}
+    if message.kind == "image":
+        return {"attachment": {"type": "image", "payload": {"src": src or message.body}}}
+    if message.kind == "voice":  # rasa-webchat plays no audio attachment: a link it renders
+        return {"text": f"语音消息：[点击收听]({src or message.body})"}
     event: dict[str, Any] = {"text": message.extra.get("title") or message.body}
     buttons = message.extra.get("buttons") or []
     if buttons:

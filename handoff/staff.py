@@ -102,21 +102,33 @@ class StaffDirectory:
         return Staff(row["name"], Role(row["role"]), row["department"] or "", row["capacity"])
 
     def login(self, name: str, password: str, address: str = "") -> str:
-        """A new session token for the right name and password. CPU-bound (argon2): callers
-        on an event loop run it in a thread."""
-        self._check_throttle(name, address)
+        """A new session token for the right name and password."""
+        self.check_throttle(name, address)
+        if not self.verify(self.password_hash(name), password):
+            self.failed(name, address)
+            raise LoginFailed("wrong name or password")
+        return self.open_session(name)
+
+    def password_hash(self, name: str) -> str | None:
         try:
-            stored = self.db["users"].get(name)["password_hash"]
+            return self.db["users"].get(name)["password_hash"]
         except NotFoundError:
-            stored = None
+            return None
+
+    def verify(self, stored: str | None, password: str) -> bool:
+        """The password check alone: CPU-bound (argon2), touching no database, so callers on
+        an event loop run it in a thread. Unknown names take as long as known ones."""
         try:
             self.hasher.verify(stored or self.decoy, password)
-            if stored is None:
-                raise VerificationError
         except (VerificationError, InvalidHashError):
-            self.db["login_failures"].insert({"name": name[:100], "address": address,
-                                              "created_at": clock.timestamp()})
-            raise LoginFailed("wrong name or password") from None
+            return False
+        return stored is not None
+
+    def failed(self, name: str, address: str) -> None:
+        self.db["login_failures"].insert({"name": name[:100], "address": address,
+                                          "created_at": clock.timestamp()})
+
+    def open_session(self, name: str) -> str:
         self.db.execute("DELETE FROM login_failures WHERE name = ?", [name])
         token = secrets.token_urlsafe(32)
         now = clock.now()
@@ -126,7 +138,7 @@ class StaffDirectory:
             "expires_at": (now + timedelta(hours=SESSION_HOURS)).isoformat()})
         return token
 
-    def _check_throttle(self, name: str, address: str) -> None:
+    def check_throttle(self, name: str, address: str) -> None:
         since = (clock.now() - FAILURE_WINDOW).isoformat()
         by_name = self.db.execute("SELECT count(*) FROM login_failures WHERE name = ? AND "
                                   "created_at >= ?", [name[:100], since]).fetchone()[0]

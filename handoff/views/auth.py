@@ -43,12 +43,16 @@ async def login(request: Request) -> JSONResponse:
     staff = request.app.state.desk.staff
     address = request.client.host if request.client else ""
     try:
-        async with HASHING:
-            token = await run_in_threadpool(staff.login, name, password, address)
+        staff.check_throttle(name, address)
     except LoginThrottled:
         raise HttpError(429, THROTTLED) from None
-    except LoginFailed:
-        raise HttpError(401, WRONG) from None
+    stored = staff.password_hash(name)
+    async with HASHING:
+        right = await run_in_threadpool(staff.verify, stored, password)
+    if not right:
+        staff.failed(name, address)
+        raise HttpError(401, WRONG)
+    token = staff.open_session(name)
     found = staff.find(name)
     assert found is not None
     response = JSONResponse(who(found))

@@ -76,7 +76,8 @@ class HelpDesk:
         # itself, never in front of other customers.
         # (Weak: a lock nobody waits on goes.)
         self.turns: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
-        self.announcing: set[str] = set()
+        self.announcing: set[str] = set()  # departments whose queue will be told shortly
+        self.background: set[asyncio.Task] = set()
 
     # -- customers ------------------------------------------------------------------------
 
@@ -217,7 +218,9 @@ class HelpDesk:
         if department in self.announcing:
             return
         self.announcing.add(department)
-        asyncio.get_running_loop().create_task(self._announce(department))
+        task = asyncio.get_running_loop().create_task(self._announce(department))
+        self.background.add(task)  # (the loop keeps only weak references to tasks)
+        task.add_done_callback(self.background.discard)
 
     async def _announce(self, department: str) -> None:
         await asyncio.sleep(ANNOUNCE_DELAY)

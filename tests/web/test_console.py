@@ -151,7 +151,8 @@ def test_enter_sends_and_shift_enter_breaks_the_line(browser, gateway, stack_env
 
 def test_logging_out_shows_the_login_and_the_old_cookie_opens_nothing(browser, gateway,
                                                                       stack_env) -> None:
-    desk = console(browser, gateway, new_seat(stack_env))
+    seat = new_seat(stack_env)
+    desk = console(browser, gateway, seat)
     other_tab = desk.context.new_page()  # the same login, without typing it again
     other_tab.goto(f"{gateway}/console")
     expect(other_tab.get_by_role("status")).to_contain_text(CONNECTED)
@@ -168,3 +169,10 @@ def test_logging_out_shows_the_login_and_the_old_cookie_opens_nothing(browser, g
     assert not seat_socket_opens(gateway, cookie)
     desk.reload()
     expect(desk.get_by_role("heading", name="坐席登录")).to_be_visible()
+
+    desk.get_by_label("用户名").fill(seat)  # a new login works on the same page
+    desk.get_by_label("密码").fill(PASSWORD)
+    desk.get_by_role("button", name="登录").click()
+    expect(desk.get_by_role("status")).to_contain_text(CONNECTED)
+    [renewed] = [c["value"] for c in desk.context.cookies() if c["name"] == COOKIE]
+    assert renewed != cookie

@@ -236,8 +236,9 @@ function add(message) {
   if (message.id != null && chat.messages.some((m) => m.id === message.id)) return;
   chat.messages.push(message);
   if (message.sender !== "note") {
-    chat.conversation.last_message = { sender: message.sender, body: message.body,
-                                       kind: message.kind, created_at: message.created_at };
+    chat.conversation.last_message = { sender: message.sender, author: message.author,
+                                       body: message.body, kind: message.kind,
+                                       created_at: message.created_at };
   }
   const open = message.conversation_id === state.current;
   if (open) appendMessage(message);
@@ -304,7 +305,9 @@ function showClock(node, conversation, now = Date.now()) {
 function lastLine(conversation) {
   const last = conversation.last_message;
   if (!last) return "（暂无消息）";
-  const who = { customer: "市民", bot: "小申", seat: "坐席", system: "系统" }[last.sender] || "";
+  const mine = last.sender === "seat" && last.author && last.author === state.me?.name;
+  const who = mine ? "我"
+    : { customer: "市民", bot: "小申", seat: "坐席", system: "系统" }[last.sender] || "";
   const what = last.kind === "image" ? "[图片]" : last.kind === "voice" ? "[语音]"
     : (last.body || "").replace(/\s+/g, " ");
   const text = what.length > 40 ? `${what.slice(0, 40)}…` : what;
@@ -324,11 +327,12 @@ function showMine() {
     if (c.id === state.current) button.setAttribute("aria-current", "true");
     const last = ev.element("span", lastLine(c), "last");
     last.id = `last-${c.id}`;
-    const line = ev.element("span", `${short(c.id)} · `, "when");
-    line.append(ev.element("span", "", "waited"));
+    const when = ev.element("span", `${short(c.id)} · `, "when");
+    when.append(ev.element("span", "", "waited"));
+    const foot = ev.element("span", undefined, "foot");
+    foot.append(when, ev.element("span", "", "sla"));
     button.append(ev.element("span", nameOf(c), "service"),
-                  ev.element("span", unread ? String(unread) : "", "badge"), last, line,
-                  ev.element("span", "", "sla"));
+                  ev.element("span", unread ? String(unread) : "", "badge"), last, foot);
     showClock(button, c);
     button.addEventListener("click", () => open(c.id));
     const item = ev.element("li");

@@ -179,6 +179,27 @@ def test_a_flood_from_one_address_is_limited_and_others_still_get_real_answers(
     asyncio.run(scenario())
 
 
+def test_x_forwarded_for_is_not_believed_by_default(gateway) -> None:
+    """(From 127.0.0.1, the one address uvicorn believes X-Forwarded-For from unless told
+    otherwise.) 4 sockets × 20 messages, each socket claiming another address: together they
+    get the one address's 60, not 80; then the window is left to drain for the next tests."""
+    async def scenario() -> None:
+        flood = [await customer_from(gateway, "127.0.0.1",
+                                     headers={"X-Forwarded-For": f"10.2.0.{n}"})
+                 for n in range(4)]
+        await asyncio.gather(*(say(peer, session, f"你好{n}") for peer, session in flood
+                               for n in range(20)))
+        peers = [peer for peer, _ in flood]
+        await settled(lambda: received(peers, "customer_echo") + received(
+            peers, "protocol_error"), 80)
+        processed = received(peers, "customer_echo")
+        await close(*peers)
+        await asyncio.sleep(10)  # 127.0.0.1's window empties before the next test
+        assert processed <= 60, f"{processed} of 80 messages processed"
+
+    asyncio.run(scenario())
+
+
 # -- login -------------------------------------------------------------------------------------
 
 def test_five_wrong_passwords_lock_the_name_even_for_the_right_one(gateway, staff) -> None:

@@ -102,7 +102,8 @@ def create_app(settings: Settings) -> Any:
         (SlidingWindow(20, 10), "session"),
         (SlidingWindow(int(settings.address_limit), 10), "address")), settings.session_idle))
     sio.register_namespace(seats)
-    sweeper = Sweeper(desk.store, desk.presence, desk.notify, levels, desk.requeue_seat)
+    sweeper = Sweeper(desk.store, desk.presence, desk.notify, levels, desk.requeue_seat,
+                     desk.chat)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -117,16 +117,16 @@ class HelpDesk:
         else:
             self._own(seat, conversation_id)
 
-    async def customer_attachment(self, conversation_id: str, attachment: Attachment) -> str:
-        """An image or voice message from the customer: the bot cannot read it, a seat can.
-        Returns when it was stored."""
+    async def customer_attachment(self, conversation_id: str, attachment: Attachment
+                                  ) -> Message:
+        """An image or voice message from the customer: the bot cannot read it, a seat can."""
         conversation = self.store.get(conversation_id)
         message = self.store.add(conversation_id, "customer", attachment.url, attachment.kind)
         await self.notify.echo(message)
         await self._to_seat(conversation, message)
         if conversation["mode"] == BOT:
             await self._say(conversation_id, "system", NO_ATTACHMENTS_FOR_BOT)
-        return message.created_at
+        return message
 
     async def seat_attachment(self, seat: Staff, conversation_id: str,
                               attachment: Attachment) -> Message:
@@ -253,7 +253,8 @@ class HelpDesk:
         last = self.store.last_message(conversation["id"])
         shown = {**conversation, "service": item.name if item else None,
                  "sla_deadline": self.levels.deadline(conversation),
-                 "last_message": {"sender": last.sender, "body": last.body, "kind": last.kind,
+                 "last_message": {"sender": last.sender, "author": last.author,
+                                  "body": last.body, "kind": last.kind,
                                   "created_at": last.created_at} if last else None}
         if seat:
             shown["unread"] = self.store.unread(seat, conversation["id"])
@@ -322,7 +323,7 @@ class HelpDesk:
         await self._say(conversation_id, "system",
                         f"正在为您转接至{destination}的人工帮办，请稍候。")
         if count > MAX_TRANSFERS:
-            await self.notify.supervisors(TRANSFER_FLAG, self.store.get(conversation_id))
+            await self.notify.supervisors(TRANSFER_FLAG, self.chat(conversation_id))
         if target and self.assignment.to_seat(conversation_id, target):
             await self._assigned(conversation_id, target.name)
             self.announce_queue(destination)

@@ -52,6 +52,11 @@ class Presence:
                         [status, clock.timestamp(), seat])
         self.db.conn.commit()
 
+    def chosen(self, seat: str) -> str:
+        """The status the seat chose (online unless it stepped away)."""
+        row = self.db.execute("SELECT status FROM presence WHERE user = ?", [seat]).fetchone()
+        return row[0] if row and row[0] in STATES else "online"
+
     def _since(self, seconds: float) -> str:
         return (clock.now() - timedelta(seconds=seconds)).isoformat(timespec="seconds")
 

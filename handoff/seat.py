@@ -75,7 +75,8 @@ class SeatNamespace(socketio.AsyncNamespace):
         await self.emit(DEPARTMENTS, self.desk.departments(), to=sid)
         await self.emit(QUEUES, {staff.department: [
             self.desk.chat(c) for c in self.desk.store.queue(staff.department)]}, to=sid)
-        await self.emit(MY_CHATS, {"chats": self.desk.held(staff)}, to=sid)
+        await self.emit(MY_CHATS, {"chats": self.desk.held(staff),
+                                   "presence": self.desk.presence.chosen(staff.name)}, to=sid)
         await self.desk.seat_connected(staff)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:

@@ -46,8 +46,10 @@ class Sweeper:
     """Records warnings and breaches, and re-queues the chats of seats that are gone."""
 
     def __init__(self, store: ConversationStore, presence: Presence, notify: Notifier,
-                 levels: ServiceLevels, requeue: Callable[[str], Awaitable[None]]) -> None:
+                 levels: ServiceLevels, requeue: Callable[[str], Awaitable[None]],
+                 shown: Callable[[str], dict[str, Any]]) -> None:
         self.store = store
+        self.shown = shown  # a conversation as the console lists it (the desk's chat())
         self.presence = presence
         self.notify = notify
         self.levels = levels
@@ -71,7 +73,7 @@ class Sweeper:
             before = (now - timedelta(seconds=seconds)).isoformat(timespec="seconds")
             for conversation in self.store.unanswered(before, column):
                 if self.store.mark(conversation["id"], column):
-                    await self._tell(event, self.store.get(conversation["id"]))
+                    await self._tell(event, self.shown(conversation["id"]))
         for seat in self.presence.gone(self.levels.seat_grace):
             if self.store.load(seat):
                 await self.requeue(seat)

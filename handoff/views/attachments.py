@@ -41,11 +41,12 @@ async def upload(request: Request) -> JSONResponse:
     except AttachmentRejected as error:
         raise HttpError(400, str(error)) from None
     if seat is not None:
-        created_at = (await desk.seat_attachment(seat, conversation_id, attachment)).created_at
+        message = await desk.seat_attachment(seat, conversation_id, attachment)
     else:
-        created_at = await desk.customer_attachment(conversation_id, attachment)
+        message = await desk.customer_attachment(conversation_id, attachment)
     return JSONResponse({"id": attachment.id, "url": attachment.url, "kind": attachment.kind,
-                         "created_at": created_at}, status_code=201)
+                         "message_id": message.id, "created_at": message.created_at},
+                        status_code=201)
 
 
 async def download(request: Request) -> FileResponse:

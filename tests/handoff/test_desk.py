@@ -54,6 +54,11 @@ def queued(desk: HelpDesk, conversation_id: str, item_no: int = 6) -> None:
     asyncio.run(desk.escalate(conversation_id, item_no=item_no))
 
 
+def sweeper_of(desk: HelpDesk) -> Sweeper:
+    return Sweeper(desk.store, desk.presence, desk.notify, desk.levels, desk.requeue_seat,
+                   desk.chat)
+
+
 def backdate(kb, conversation_id: str, seconds: float) -> None:
     earlier = (clock.now() - timedelta(seconds=seconds)).isoformat(timespec="seconds")
     kb.db["conversations"].update(conversation_id, {"escalated_at": earlier})
@@ -114,7 +119,7 @@ def test_one_rating_per_ended_human_chat(memory_kb, tmp_path) -> None:
 def test_the_sweep_records_warnings_and_breaches_once(memory_kb, tmp_path) -> None:
     desk, emitted = make_desk(memory_kb, tmp_path, warn=45, breach=60)
     queued(desk, "d" * 32)
-    sweeper = Sweeper(desk.store, desk.presence, desk.notify, desk.levels, desk.requeue_seat)
+    sweeper = sweeper_of(desk)
     asyncio.run(sweeper.sweep())
     assert not emitted.of("sla_warning")  # just escalated
     backdate(memory_kb, "d" * 32, 50)
@@ -132,7 +137,7 @@ def test_the_sweep_records_warnings_and_breaches_once(memory_kb, tmp_path) -> No
 def test_only_one_gateway_sweeps_at_a_time(memory_kb, tmp_path) -> None:
     desk, _ = make_desk(memory_kb, tmp_path)
     first, second = (Sweeper(desk.store, desk.presence, desk.notify, desk.levels,
-                             desk.requeue_seat) for _ in range(2))
+                             desk.requeue_seat, desk.chat) for _ in range(2))
     assert first.lease.acquire() and first.lease.acquire()  # renewing its own
     assert not second.lease.acquire()
     first.stop()  # a gateway stopping cleanly hands it over at once
@@ -149,7 +154,7 @@ def test_the_sweep_requeues_the_chats_of_a_seat_gone_past_its_grace(memory_kb,
     # Its gateway died: no disconnect was ever seen, the heartbeats just stopped.
     long_ago = (clock.now() - timedelta(seconds=120)).isoformat(timespec="seconds")
     memory_kb.db["presence"].update("qian", {"seen_at": long_ago})
-    sweeper = Sweeper(desk.store, desk.presence, desk.notify, desk.levels, desk.requeue_seat)
+    sweeper = sweeper_of(desk)
     asyncio.run(sweeper.sweep())
     conversation = desk.store.get("e" * 32)
     assert (conversation["mode"], conversation["seat"]) == (QUEUED, None)

@@ -36,8 +36,8 @@ FAILED = "请求未能处理，请稍后再试。"
 
 
 def client_address(environ: dict) -> str:
-    """The peer's address as the ASGI server saw it (uvicorn's --proxy-headers, when a
-    trusted proxy is in front, makes it the citizen's)."""
+    """The peer's address as the ASGI server saw it (the citizen's behind a proxy listed in
+    XIAOSHEN_TRUSTED_PROXIES)."""
     scope = environ.get("asgi.scope") or {}
     client = scope.get("client") or (environ.get("REMOTE_ADDR"), None)
     return str(client[0] or "")

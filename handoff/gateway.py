@@ -20,8 +20,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run(create_app(settings_module.load()), host=args.host, port=args.port,
-                log_level="warning", lifespan="on")
+    settings = settings_module.load()
+    # X-Forwarded-For only from the proxies named: anyone else could choose their address
+    # and escape the limits per address.
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning",
+                lifespan="on", proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=settings.trusted_proxies or None)
 
 
 if __name__ == "__main__":

@@ -115,6 +115,9 @@ SETTINGS = (
             "can no longer be resumed (a shared computer shows no one else's chat)", _number),
     Setting("address_limit", "60", "messages per 10 s one client address may send (several "
             "people behind one office address share it); 0: no limit", _number),
+    Setting("trusted_proxies", "", "addresses of reverse proxies whose X-Forwarded-For names "
+            "the client (comma-separated, e.g. 10.0.0.5); empty: the peer address is the "
+            "client's", _optional),
     Setting("staff_idle", "7200", "seconds of inactivity after which a staff login expires",
             _number),
     Setting("heartbeat", "5", "seconds between a gateway's presence heartbeats of its seats",
@@ -150,6 +153,7 @@ class Settings:
     allowed_origins: tuple[str, ...]
     session_idle: float
     address_limit: float
+    trusted_proxies: str
     staff_idle: float
     heartbeat: float
     sweep_interval: float

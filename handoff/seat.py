@@ -99,8 +99,8 @@ class SeatNamespace(socketio.AsyncNamespace):
 
     async def _beat(self) -> None:
         for sid, (_, token) in list(self.logins.items()):
-            try:
-                self.desk.staff.session(token)
+            try:  # (an open console alone is no activity: only the seat's events are)
+                self.desk.staff.session(token, touch=False)
             except LoginFailed as error:
                 await self.expire(sid, str(error))
         self.desk.presence.heartbeat(self.local_seats())
@@ -122,6 +122,11 @@ class SeatNamespace(socketio.AsyncNamespace):
         return staff
 
     async def _guarded(self, sid: str, handler: Any, data: Any) -> Any:
+        try:
+            self.desk.staff.session(self.logins[sid][1])  # still logged in; and active
+        except (KeyError, LoginFailed) as error:
+            await self.expire(sid, str(error))
+            return {"error": "登录已失效，请重新登录"}
         try:
             return await handler(sid, data)
         except (ProtocolError, UnknownConversation) as error:

@@ -148,8 +148,8 @@ class StaffDirectory:
                                                 by_address >= MAX_FAILURES_PER_ADDRESS):
             raise LoginThrottled("too many failed logins")
 
-    def session(self, token: str) -> Staff:
-        """The staff member a session token belongs to; its use keeps it alive."""
+    def session(self, token: str, touch: bool = True) -> Staff:
+        """The staff member a session token belongs to; its use (`touch`) keeps it alive."""
         try:
             row = self.db["staff_sessions"].get(_digest(token or ""))
         except NotFoundError:
@@ -162,7 +162,7 @@ class StaffDirectory:
         staff = self.find(row["user"])
         if staff is None:
             raise LoginFailed("not logged in")
-        if (now - last_seen).total_seconds() > TOUCH_SECONDS:
+        if touch and (now - last_seen).total_seconds() > TOUCH_SECONDS:
             self.db["staff_sessions"].update(row["token_hash"],
                                              {"last_seen_at": now.isoformat()})
         return staff

@@ -83,7 +83,7 @@ class ConversationStore:
                "kind": kind, "body": body,
                "extra": json.dumps(extra or {}, ensure_ascii=False),
                "created_at": clock.timestamp()}
-        with self.db.atomic():
+        with self.kb.write():
             row["id"] = self.db["messages"].insert(row).last_pk
             if sender != "note":
                 self.db.execute("UPDATE conversations SET last_message_at = ? WHERE id = ?",

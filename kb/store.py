@@ -6,6 +6,7 @@ server restart.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -155,6 +156,23 @@ class KnowledgeBase:
             self.db = sqlite_utils.Database(memory=True)
         migrate(self.db)
 
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """A transaction that takes the write lock first (BEGIN IMMEDIATE). Another process
+        writing meanwhile makes it wait its busy timeout; a plain BEGIN that reads first
+        would fail at once with "database is locked" when the other one commits."""
+        if self.db.conn.in_transaction:  # nested: a savepoint of the outer one
+            with self.db.atomic():
+                yield self.db
+            return
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        self.db.conn.commit()
+
     # -- revision -------------------------------------------------------------------------
 
     @property
@@ -171,7 +189,7 @@ class KnowledgeBase:
 
     def upsert_items(self, items: Iterable[Item]) -> int:
         rows = [asdict(item) for item in items]
-        with self.db.atomic():
+        with self.write():
             self.db["items"].upsert_all(rows, pk="item_no")
             self._bump_revision()
         return len(rows)
@@ -189,7 +207,7 @@ class KnowledgeBase:
         rows = [{"name": s.name, "department": s.department,
                  "questions": json.dumps(list(s.questions), ensure_ascii=False)}
                 for s in services]
-        with self.db.atomic():
+        with self.write():
             self.db["other_services"].upsert_all(rows, pk="name")
             self._bump_revision()
         return len(rows)
@@ -198,7 +216,7 @@ class KnowledgeBase:
         """Delete the services not named in `keep` (one moved into the base, say)."""
         names = sorted(set(keep))
         marks = ", ".join("?" * len(names)) or "NULL"
-        with self.db.atomic():
+        with self.write():
             removed = self.db.execute(
                 f"DELETE FROM other_services WHERE name NOT IN ({marks})", names).rowcount
             self._bump_revision()
@@ -218,7 +236,7 @@ class KnowledgeBase:
         """Insert or replace entries; an existing entry's version goes up by one."""
         items = self.items()
         now = timestamp()
-        with self.db.atomic():
+        with self.write():
             rows = []
             for entry in entries:
                 if entry.item_no not in items:

@@ -1,4 +1,6 @@
 import re
+import threading
+import time
 from datetime import date
 
 import pytest
@@ -89,3 +91,24 @@ def test_stats(file_kb: KnowledgeBase) -> None:
     assert stats["entries"] == 1
     assert stats["similar_questions"] == 1
     assert 0 in stats["items_without_entries"]
+
+
+def test_a_write_waits_for_another_process_instead_of_failing(tmp_path) -> None:
+    """Two connections to one file, as two gateways: the second writer waits its turn."""
+    first, second = KnowledgeBase(tmp_path / "kb.db"), KnowledgeBase(tmp_path / "kb.db")
+    holding = threading.Event()
+
+    def hold_the_lock() -> None:
+        with first.write() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES ('a', '1')")
+            holding.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=hold_the_lock)
+    thread.start()
+    holding.wait()
+    with second.write() as db:  # reads first, then writes: no "database is locked"
+        db.execute("SELECT count(*) FROM meta").fetchone()
+        db.execute("INSERT INTO meta (key, value) VALUES ('b', '2')")
+    thread.join()
+    assert {row["key"] for row in second.db["meta"].rows} >= {"a", "b"}

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from kb.store import KnowledgeBase
 from tests.conftest import free_port
 from tests.handoff.test_scaleout import gateway_process
-from tests.web.test_browser import CHROMIUM, FLAGS
+from tests.web import test_browser
 
 pytestmark = pytest.mark.stack
 WEBCHAT = Path(__file__).with_name("webchat")
@@ -71,12 +71,8 @@ def gateway(stack, stack_env, portal) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
+# Debian's Chromium, one per module (tests/web/test_browser.py's fixture)
+browser = test_browser.shared_browser
 
 
 @pytest.fixture

@@ -1,63 +1,81 @@
-"""The knowledge-gap loop: every question the bot could not answer becomes a task.
+"""The knowledge-gap loop's intake: every question the bot could not answer is recorded as a
+miss, masked, unless it is no question at all (noise, small talk, out-of-scope matters).
 
-The plan gives the responsible department 5 working days to add the answer wording.
+Any process may record (the action server, the gateway); the grouper, which holds the
+embedder, places each miss into a task of the responsible department (`kb.grouping`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from enum import StrEnum
 
 from kb import clock
 from kb.store import KnowledgeBase
-from kb.workdays import add_working_days
+from nlu.noise import why_not_a_question
 from nlu.privacy import mask_personal_data
 
 DUE_WORKING_DAYS = 5
 PLATFORM_DEPARTMENT = "区政府办公室（区“一网通办”专班）"  # owns misses no service claims
 MAX_QUESTION_CHARS = 1000
+MAX_ANSWER_CHARS = 4000
+
+
+class MissReason(StrEnum):
+    FALLBACK = "fallback"  # the bot found nothing good enough
+    NOT_COVERED = "not_covered"  # a service the base lacks
+    CLARIFY_ABANDONED = "clarify_abandoned"  # asked which service, and got no choice
+    UNRESOLVED = "unresolved"  # 没解决 after an answer
+    LOW_RATING = "low_rating"  # rated 1 or 2
+    ESCALATION = "escalation"  # handed to a human seat
+    AFTER_HOURS = "after_hours"  # a message left outside seat hours
 
 
 @dataclass(frozen=True)
-class GapTask:
-    id: int
-    question: str
-    item_no: int | None
-    department: str
-    reason: str
-    due_on: str
+class Miss:
+    text: str
+    reason: MissReason
+    item_no: int | None = None  # the service it is about, when the source knows
+    department: str | None = None  # e.g. that of a service the base lacks
+    conversation_id: str = ""
 
 
 class GapLog:
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, place: Callable[[], object] | None = None) -> None:
+        """`place`: called after each recorded miss (the grouper's `place_pending`) in the
+        process that holds the embedder; elsewhere misses wait for it."""
         self.kb = kb
-        self.table = kb.db["gaps"]
+        self.place = place
 
-    def record_miss(
-        self,
-        question: str,
-        reason: str,
-        item_no: int | None = None,
-        conversation_id: str = "",
-        today: date | None = None,
-        department: str | None = None,
-    ) -> GapTask:
-        """Open a task for `department`, else that of `item_no`, else the platform team."""
-        item = self.kb.item(item_no) if item_no is not None else None
-        department = department or (item.department if item else PLATFORM_DEPARTMENT)
-        due_on = add_working_days(today or clock.today(), DUE_WORKING_DAYS).isoformat()
-        row = {
-            "question": mask_personal_data(question)[:MAX_QUESTION_CHARS],
-            "item_no": item_no,
-            "department": department,
-            "reason": reason,
-            "conversation_id": conversation_id,
-            "status": "open",
-            "created_at": clock.timestamp(),
-            "due_on": due_on,
-        }
-        task_id = self.table.insert(row).last_pk
-        return GapTask(task_id, row["question"], item_no, department, reason, due_on)
+    def record(self, miss: Miss) -> int | None:
+        """The recorded question's id, or None when the text asks nothing."""
+        if why_not_a_question(miss.text) is not None:
+            return None
+        with self.kb.write() as db:
+            question_id = db["gap_questions"].insert({
+                "text": mask_personal_data(miss.text.strip())[:MAX_QUESTION_CHARS],
+                "reason": str(miss.reason), "item_no": miss.item_no,
+                "department": miss.department, "conversation_id": miss.conversation_id,
+                "asked_at": clock.timestamp()}).last_pk
+        if self.place is not None:
+            self.place()
+        return question_id
 
-    def open_tasks(self) -> list[dict]:
-        return list(self.table.rows_where("status = 'open'", order_by="due_on"))
+    def attach_seat_answer(self, conversation_id: str, seat: str, answer: str,
+                           candidate_entry_id: str | None = None) -> int:
+        """The seat's answer to the conversation's escalated question(s), and the candidate
+        entry the seat saved from it, if any; how many questions it was attached to."""
+        fields = {"seat": seat, "seat_answer": mask_personal_data(answer)[:MAX_ANSWER_CHARS]}
+        if candidate_entry_id:
+            fields["candidate_entry_id"] = candidate_entry_id
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        with self.kb.write() as db:
+            return db.execute(
+                f"UPDATE gap_questions SET {sets} WHERE conversation_id = ? AND reason IN "
+                "('escalation', 'after_hours')", [*fields.values(), conversation_id]).rowcount
+
+    def waiting(self) -> int:
+        """Misses not yet placed into a task."""
+        return self.kb.db.execute(
+            "SELECT count(*) FROM gap_questions WHERE task_id IS NULL").fetchone()[0]

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 9  # 1: ad hoc tables; 2: declared here; 3: turns; 4-9: the help desk
+SCHEMA_VERSION = 10  # 1: ad hoc tables; 2: declared here; 3: turns; 4-9: the help desk;
+# 10: grouped gap tasks (the one-row-per-miss `gaps` table became gap_questions)
 
 
 class SchemaTooNew(Exception):
@@ -48,19 +49,39 @@ TABLES: dict[str, Table] = {
     "other_services": Table({"name": str, "department": str, "questions": str}, pk="name"),
     # Counters such as the base's revision, which tells servers to reload their index.
     "meta": Table({"key": str, "value": str}, pk="key"),
-    # Knowledge-gap tasks: questions the bot could not answer, due in 5 working days.
-    "gaps": Table(
-        {"id": int, "question": str, "item_no": int, "department": str, "reason": str,
-         "conversation_id": str, "status": str, "created_at": str, "due_on": str},
-        pk="id", not_null=frozenset({"question", "department", "reason", "status"}),
-        indexes=(("status", "due_on"),),
+    # Knowledge-gap tasks: what the bot could not answer, grouped by what was asked, owned by
+    # the responsible department and due at the end of the 5th working day after created_at's
+    # Shanghai day. centroid: the unit mean of its questions' vectors (float32 bytes);
+    # version: bumped by every change, so two maintainers cannot both win silently.
+    "gap_tasks": Table(
+        {"id": int, "title": str, "item_no": int, "department": str, "status": str,
+         "ask_count": int, "first_asked_at": str, "last_asked_at": str, "created_at": str,
+         "due_on": str, "provisional": int, "overdue_at": str, "assignee": str,
+         "entry_id": str, "reject_reason": str, "merged_into": int, "answered_by": str,
+         "answered_at": str, "closed_at": str, "centroid": bytes, "version": int,
+         "updated_by": str, "updated_at": str},
+        pk="id", not_null=frozenset({"title", "department", "status", "created_at", "due_on"}),
+        indexes=(("status", "department"), ("created_at",), ("entry_id",)),
+        defaults={"ask_count": 0, "provisional": 0, "version": 1},
     ),
+    # Each miss: the masked question as asked, why it is a miss, and the seat's answer when a
+    # human took it. task_id is NULL until the grouper (which holds the embedder) places it.
+    "gap_questions": Table(
+        {"id": int, "task_id": int, "text": str, "reason": str, "item_no": int,
+         "department": str, "conversation_id": str, "asked_at": str, "seat": str,
+         "seat_answer": str, "candidate_entry_id": str, "vector": bytes},
+        pk="id", not_null=frozenset({"text", "reason", "asked_at"}),
+        indexes=(("task_id",), ("conversation_id",)),
+    ),
+    # Official working-day schedules loaded for years the calendar package lacks.
+    "calendar_days": Table({"day": str, "kind": str, "loaded_at": str}, pk="day",
+                           not_null=frozenset({"kind"})),
     # Every bot turn's outcome and the citizen's feedback on it (已解决 / 没解决): what the
     # dashboard and the gap loop count from. text is masked.
     "turns": Table(
         {"id": int, "conversation_id": str, "turn": int, "text": str, "outcome": str,
          "item_no": int, "entry_id": str, "topic": str, "feedback": str, "created_at": str,
-         "feedback_at": str},
+         "feedback_at": str, "gap_at": str},
         pk="id", not_null=frozenset({"conversation_id", "turn", "outcome", "created_at"}),
         indexes=(("conversation_id", "turn"), ("created_at",)),
     ),
@@ -157,7 +178,18 @@ def migrate(db: sqlite_utils.Database) -> None:
         for name, spec in TABLES.items():
             _reconcile(db[name], spec)
         db["meta"].insert({"key": "revision", "value": "0"}, ignore=True)
+        if found < 10 and db["gaps"].exists():
+            _ungroup_old_gaps(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _ungroup_old_gaps(db: sqlite_utils.Database) -> None:
+    """Version 9 kept one row per miss; they become questions for the grouper to place (and
+    to drop when they are noise)."""
+    db.execute("INSERT INTO gap_questions (text, reason, item_no, department, "
+               "conversation_id, asked_at) SELECT question, reason, item_no, department, "
+               "conversation_id, created_at FROM gaps")
+    db["gaps"].drop()
 
 
 def _reconcile(table: sqlite_utils.db.Table, spec: Table) -> None:

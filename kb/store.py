@@ -233,16 +233,20 @@ class KnowledgeBase:
     # -- entries --------------------------------------------------------------------------
 
     def upsert_entries(self, entries: Iterable[Entry], updated_by: str = "import") -> int:
-        """Insert or replace entries; an existing entry's version goes up by one."""
+        """Insert or replace entries; an existing entry's version goes up by one. Only a
+        change that touches a published entry bumps the revision: saving a draft does not
+        make every server rebuild its index."""
         items = self.items()
         now = timestamp()
         with self.write():
-            rows = []
+            rows, touches_published = [], False
             for entry in entries:
                 if entry.item_no not in items:
                     raise InvalidEntry(
                         f"unknown item_no {entry.item_no} (not in the services list)")
                 previous = self._row(entry.entry_id)
+                touches_published = touches_published or "published" in (
+                    entry.status, previous and previous["status"])
                 row = asdict(entry)
                 row["similar_questions"] = json.dumps(entry.similar_questions,
                                                       ensure_ascii=False)
@@ -252,7 +256,8 @@ class KnowledgeBase:
                 row["updated_at"] = now
                 rows.append(row)
             self.db["entries"].upsert_all(rows, pk="entry_id")
-            self._bump_revision()
+            if touches_published:
+                self._bump_revision()
         return len(rows)
 
     def _row(self, entry_id: str) -> dict[str, Any] | None:

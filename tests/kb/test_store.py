@@ -25,11 +25,22 @@ def test_upsert_fills_department_and_bumps_version(memory_kb: KnowledgeBase) -> 
     assert (stored.version, stored.answer, stored.updated_by) == (2, "新口径", "alice")
 
 
-def test_every_write_bumps_the_revision(memory_kb: KnowledgeBase) -> None:
+def test_every_write_of_a_published_entry_bumps_the_revision(memory_kb: KnowledgeBase
+                                                              ) -> None:
     before = memory_kb.revision
     memory_kb.upsert_entries([entry()])
     memory_kb.set_status("03-materials", "retired", "bob")
     assert memory_kb.revision == before + 2
+
+
+def test_saving_a_draft_leaves_the_revision(memory_kb: KnowledgeBase) -> None:
+    """Servers rebuild their index on a new revision: a draft changes nothing they serve."""
+    before = memory_kb.revision
+    memory_kb.upsert_entries([entry(status="draft")])
+    memory_kb.upsert_entries([entry(status="draft", answer="改过的草稿")])
+    assert memory_kb.revision == before
+    memory_kb.set_status("03-materials", "published", "bob")
+    assert memory_kb.revision == before + 1
 
 
 def test_unknown_service_is_rejected(memory_kb: KnowledgeBase) -> None:

@@ -19,7 +19,8 @@ def test_a_new_base_has_every_table_typed(memory_kb: KnowledgeBase) -> None:
     assert set(TABLES) <= set(memory_kb.db.table_names())
     assert version(memory_kb.db) == SCHEMA_VERSION
     assert column_types(memory_kb.db, "ratings")["item_no"] == "INTEGER"
-    assert column_types(memory_kb.db, "gaps")["due_on"] == "TEXT"
+    assert column_types(memory_kb.db, "gap_tasks")["due_on"] == "TEXT"
+    assert column_types(memory_kb.db, "gap_tasks")["centroid"] == "BLOB"
 
 
 def test_an_older_file_is_migrated(tmp_path) -> None:
@@ -37,7 +38,24 @@ def test_an_older_file_is_migrated(tmp_path) -> None:
     [row] = kb.db["ratings"].rows
     assert (row["id"], row["item_no"], row["level"]) == (1, 3, 5)
     assert kb.revision == 7  # kept, not reset
-    assert "gaps" in kb.db.table_names()
+    assert "gap_tasks" in kb.db.table_names()
+
+
+def test_version_9_misses_wait_to_be_grouped(tmp_path) -> None:
+    """One row per miss became questions the grouper places (or drops as noise)."""
+    path = tmp_path / "v9.db"
+    old = sqlite_utils.Database(sqlite3.connect(path))
+    old["gaps"].insert({"id": 1, "question": "护照怎么办理", "item_no": None,
+                        "department": "市公安局", "reason": "fallback", "conversation_id": "c1",
+                        "status": "open", "created_at": "2026-11-30T10:00:00+08:00",
+                        "due_on": "2026-12-07"}, pk="id")
+    old.execute("PRAGMA user_version = 9")
+    old.conn.close()
+    kb = KnowledgeBase(path)
+    assert "gaps" not in kb.db.table_names()
+    [question] = kb.db["gap_questions"].rows
+    assert (question["text"], question["task_id"], question["asked_at"]) == (
+        "护照怎么办理", None, "2026-11-30T10:00:00+08:00")
 
 
 def test_migrating_twice_changes_nothing(file_kb: KnowledgeBase) -> None:

@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.context import Context, Follower, whole_number
 from actions.services import Services
 from kb.decision import Decision
+from kb.gaps import Miss, MissReason
 from kb.reply import Outcome, ReplyPayload
 from nlu.legal import is_legal_matter
 from nlu.normalize import normalize
@@ -113,10 +114,11 @@ class ActionAnswerQuestion(Action):
     ) -> list[EventType]:
         kb = self.services.kb
         other = kb.other_service(decision.other_service) if decision.other_service else None
-        # A service the base lacks goes to its department; anything else to the platform team.
-        self.services.gaps.record_miss(question, "not_covered" if other else "fallback",
-                                       conversation_id=sender_id,
-                                       department=other.department if other else None)
+        # A service the base lacks goes to its department; anything else where the grouper
+        # guesses it belongs.
+        self.services.gaps.record(Miss(
+            question, MissReason.NOT_COVERED if other else MissReason.FALLBACK,
+            department=other.department if other else None, conversation_id=sender_id))
         template = {"response": "utter_not_covered", "service": other.name,
                     "department": other.department} if other else {"response": "utter_fallback"}
         payload = ReplyPayload.of(Outcome.FALLBACK, score=decision.score)

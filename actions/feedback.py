@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import HUMAN_BUTTON
 from actions.services import Services
+from kb.gaps import Miss, MissReason
 
 
 class ActionRecordFeedback(Action):
@@ -23,7 +24,10 @@ class ActionRecordFeedback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         resolved = tracker.latest_message.get("intent", {}).get("name") == "feedback_resolved"
-        self.services.turns.give_feedback(tracker.sender_id, resolved)
+        turn = self.services.turns.give_feedback(tracker.sender_id, resolved)
+        if turn and not resolved:
+            self.services.gaps.record(Miss(turn["text"], MissReason.UNRESOLVED, turn["item_no"],
+                                           conversation_id=tracker.sender_id))
         if resolved:
             dispatcher.utter_message(response="utter_feedback_thanks")
             return []

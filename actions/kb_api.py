@@ -1,5 +1,6 @@
-"""The knowledge base's search for seats, served by the action server (which holds the
-embedder and the index already), so the gateway loads no model of its own."""
+"""What the gateway asks of the action server, which holds the embedder and the index
+already, so the gateway loads no model of its own: the seats' knowledge-base search, and
+placing the misses the gateway recorded into gap tasks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import JSONResponse, json
 
+from kb.grouping import Grouper
 from kb.reply import json_int
 from kb.retrieval import Retriever
 
@@ -38,3 +40,12 @@ def add_search_route(app: Sanic, retriever: Retriever) -> None:
         return json({"candidates": results})
 
     app.add_route(search, "/kb/search", methods=["POST"])
+
+
+def add_gap_route(app: Sanic, grouper: Grouper) -> None:
+    """Misses recorded elsewhere (the gateway's escalations) wait for this process's
+    embedder; the gateway asks for them to be placed."""
+    async def place(request: Request) -> JSONResponse:
+        return json({"placed": len(grouper.place_pending())})
+
+    app.add_route(place, "/gaps/place", methods=["POST"])

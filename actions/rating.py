@@ -12,6 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.answer import ActionAnswerQuestion
 from actions.context import Context, whole_number
 from actions.services import Services
+from kb.gaps import Miss, MissReason
+from kb.ratings import LOW_RATING
 
 _DIGIT = re.compile(r"[1-5](?=\s*[分星颗]|$)")
 # Words checked most negative first: 不满意 contains 满意.
@@ -47,5 +49,9 @@ class ActionRecordRating(Action):
         if level is not None:
             self.services.ratings.record(tracker.sender_id, level,
                                          whole_number(tracker.get_slot("last_item_no")))
+            turn = self.services.turns.last_answered(tracker.sender_id)
+            if level <= LOW_RATING and turn:
+                self.services.gaps.record(Miss(turn["text"], MissReason.LOW_RATING,
+                                               turn["item_no"], conversation_id=tracker.sender_id))
         dispatcher.utter_message(response="utter_rating_thanks")
         return []

@@ -19,7 +19,7 @@ from actions.answer import ActionAnswerQuestion
 from actions.confirm import ActionAffirm, ActionDeny
 from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
-from actions.kb_api import add_search_route
+from actions.kb_api import add_gap_route, add_search_route
 from actions.rating import ActionRecordRating
 from actions.services import Services
 from actions.smalltalk import ActionChitchat, ActionGreet
@@ -58,8 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     retriever = open_retriever(settings.load())
     limit_threads()
     retriever.live.current()  # load (or build) the index before answering health checks
-    app = create_app(executor_for(Services.over(retriever)))
+    services = Services.over(retriever)
+    services.grouper.place_pending()  # misses left while it was down
+    app = create_app(executor_for(services))
     add_search_route(app, retriever)
+    add_gap_route(app, services.grouper)
     app.prepare(host=args.host, port=args.port, single_process=True, motd=False,
                 access_log=False)
     Sanic.serve_single(app)

@@ -25,6 +25,7 @@ from handoff.bot import BotClient
 from handoff.customer import CustomerNamespace
 from handoff.desk import HelpDesk
 from handoff.errors import HANDLERS, HttpError
+from handoff.gap_clock import GapClock
 from handoff.headers import SecurityHeaders
 from handoff.hours import SeatHours
 from handoff.limits import Limits, SlidingWindow
@@ -103,7 +104,8 @@ def create_app(settings: Settings) -> Any:
         (SlidingWindow(int(settings.address_limit), 10), "address")), settings.session_idle))
     sio.register_namespace(seats)
     sweeper = Sweeper(desk.store, desk.presence, desk.notify, levels, desk.requeue_seat,
-                     desk.chat)
+                      desk.chat, GapClock(desk.gaps, desk.notify, desk.bot.place_gaps,
+                                          settings.session_idle))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

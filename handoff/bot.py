@@ -28,6 +28,7 @@ class BotClient:
         # holds up a chat between a person and a seat.
         self.records: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue()
         self.recorder: asyncio.Task | None = None
+        self.background: set[asyncio.Task] = set()  # the loop keeps only weak references
 
     async def _post(self, url: str, body: dict[str, Any], what: str) -> Any:
         try:
@@ -70,6 +71,19 @@ class BotClient:
         found = await self._post(f"{self.actions_url}/kb/search",
                                  {"query": query, "item_no": item_no}, "the knowledge base")
         return found["candidates"]
+
+    def place_gaps(self) -> None:
+        """Ask the action server, which holds the embedder, to group waiting misses (in the
+        background: they wait in the database if it does not answer now)."""
+        task = asyncio.get_running_loop().create_task(self._place_gaps())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def _place_gaps(self) -> None:
+        try:
+            await self._post(f"{self.actions_url}/gaps/place", {}, "the action server")
+        except BotUnavailable as error:
+            log.warning("gap questions wait for the grouper: %s", error)
 
     async def close(self) -> None:
         if self.recorder is not None:

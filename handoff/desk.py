@@ -40,9 +40,10 @@ from handoff.service_level import ServiceLevels
 from handoff.staff import Role, Staff, StaffDirectory
 from handoff.store import BOT, HUMAN, QUEUED, ConversationStore, Message
 from kb import clock
-from kb.gaps import PLATFORM_DEPARTMENT, GapLog
-from kb.ratings import Ratings
+from kb.gaps import PLATFORM_DEPARTMENT, GapLog, Miss, MissReason
+from kb.ratings import LOW_RATING, Ratings
 from kb.store import Entry, KnowledgeBase
+from nlu.noise import why_not_a_question
 from nlu.privacy import mask_personal_data
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ class HelpDesk:
         self.notify = notify
         self.levels = levels
         self.staff = staff
-        self.gaps = GapLog(kb)
+        # Misses wait in the database for the action server's grouper; tell it at once.
+        self.gaps = GapLog(kb, bot.place_gaps if bot else None)
         self.store = ConversationStore(kb)
         self.presence = Presence(kb, liveness=3 * levels.heartbeat)
         self.assignment = Assignment(self.store, staff, self.presence)
@@ -180,18 +182,26 @@ class HelpDesk:
         if not self.levels.hours.open_at(now):
             if not self.store.escalate(conversation_id, department, item_no, after_hours=True):
                 return
+            self._record_miss(conversation_id, MissReason.AFTER_HOURS, item_no, department)
             opening = self.levels.hours.next_opening(now)
-            asked = [m.body for m in self.store.messages(conversation_id)
-                     if m.sender == "customer" and not m.body.startswith("/")]
-            self.gaps.record_miss(" / ".join(asked[-3:]) or "（转人工留言）", "after_hours",
-                                  item_no, conversation_id, department=department)
             await self._say(conversation_id, "system", AFTER_HOURS.format(
                 hours=self.levels.hours, opening=f"{opening:%m月%d日 %H:%M}"))
             await self.notify.department(department, CHAT_QUEUED, self.chat(conversation_id))
             return
         if not self.store.escalate(conversation_id, department, item_no):
             return  # not with the bot any more (a second 转人工 in flight)
+        self._record_miss(conversation_id, MissReason.ESCALATION, item_no, department)
         await self._place(conversation_id, department)
+
+    def _record_miss(self, conversation_id: str, reason: MissReason, item_no: int | None,
+                     department: str) -> None:
+        """What the person asked before asking for a human is a gap question (the seat's
+        answer is attached when the chat ends); it waits for the grouper."""
+        asked = next((m.body for m in reversed(self.store.messages(conversation_id))
+                      if m.sender == "customer" and not m.body.startswith("/")
+                      and why_not_a_question(m.body) is None), None)
+        if asked:
+            self.gaps.record(Miss(asked, reason, item_no, department, conversation_id))
 
     async def _place(self, conversation_id: str, department: str) -> None:
         """Give a waiting chat to a seat, or tell the department it waits."""
@@ -240,6 +250,9 @@ class HelpDesk:
         conversation = self.store.get(conversation_id)
         self.ratings.record(conversation_id, level, conversation["item_no"],
                             seat=conversation["seat"], comment=comment)
+        if level <= LOW_RATING:
+            self._record_miss(conversation_id, MissReason.LOW_RATING, conversation["item_no"],
+                              conversation["department"])
 
     # -- seats ----------------------------------------------------------------------------
 
@@ -349,6 +362,7 @@ class HelpDesk:
                       mask_personal_data(answer), status="draft",
                       source=f"线上人工帮办 {seat.name} {clock.today().isoformat()}")
         self.kb.upsert_entries([entry], updated_by=seat.name)
+        self.gaps.attach_seat_answer(conversation_id, seat.name, entry.answer, entry.entry_id)
         return entry.entry_id
 
     def departments(self) -> list[str]:
@@ -400,6 +414,10 @@ class HelpDesk:
         if not self.store.end(conversation_id, seat.name,
                               "resolved" if resolved else "unresolved"):
             raise ProtocolError("这不是您正在接待的会话")
+        answers = [m.body for m in self.store.messages(conversation_id)
+                   if m.sender == "seat" and m.author == seat.name and m.kind == "text"]
+        if answers:
+            self.gaps.attach_seat_answer(conversation_id, seat.name, "\n".join(answers))
         await self._say(conversation_id, "system", RATING_PROMPT)
         await self.notify.customer_page(conversation_id, CHAT_ENDED,
                                         {"conversation_id": conversation_id})

@@ -60,6 +60,7 @@ SAVE_CANDIDATE = "save_candidate"  # seat → server: {conversation_id, question
 # a seat's good answer becomes a draft entry for the knowledge-base maintainers to review
 SLA_WARNING = "sla_warning"  # server → seat, department, supervisors: no reply after 45 s
 SLA_BREACH = "sla_breach"  # server → supervisors: no first reply within 60 s (recorded)
+GAP_OVERDUE = "gap_overdue"  # server → supervisors: a gap task passed its due day (marked once)
 
 
 def text_field(data: Any, name: str, limit: int = MAX_MESSAGE_CHARS) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from handoff.gap_clock import GapClock
 from handoff.hours import SeatHours
 from handoff.lease import Lease
 from handoff.notify import Notifier
@@ -47,8 +48,9 @@ class Sweeper:
 
     def __init__(self, store: ConversationStore, presence: Presence, notify: Notifier,
                  levels: ServiceLevels, requeue: Callable[[str], Awaitable[None]],
-                 shown: Callable[[str], dict[str, Any]]) -> None:
+                 shown: Callable[[str], dict[str, Any]], gaps: GapClock | None = None) -> None:
         self.store = store
+        self.gaps = gaps  # the gap tasks' deadlines ride on the same lease
         self.shown = shown  # a conversation as the console lists it (the desk's chat())
         self.presence = presence
         self.notify = notify
@@ -77,6 +79,8 @@ class Sweeper:
         for seat in self.presence.gone(self.levels.seat_grace):
             if self.store.load(seat):
                 await self.requeue(seat)
+        if self.gaps:
+            await self.gaps.sweep()
 
     async def _tell(self, event: str, conversation: dict[str, Any]) -> None:
         await self.notify.supervisors(event, conversation)

@@ -207,13 +207,14 @@ class GapTasks:
     def close_published(self, by: str = "system") -> list[int]:
         """Close answered tasks whose entry is published (here, or by an import)."""
         now = clock.timestamp()
-        ids = [row[0] for row in self.db.execute(
-            "SELECT id FROM gap_tasks WHERE status = 'answered' AND entry_id IN "
-            "(SELECT entry_id FROM entries WHERE status = 'published')")]
-        for task_id in ids:
-            self.db.execute("UPDATE gap_tasks SET status = 'published', closed_at = ?, "
-                            "updated_by = ?, updated_at = ?, version = version + 1 WHERE id = ?",
-                            [now, by, now, task_id])
+        with self.kb.write():
+            ids = [row[0] for row in self.db.execute(
+                "SELECT id FROM gap_tasks WHERE status = 'answered' AND entry_id IN "
+                "(SELECT entry_id FROM entries WHERE status = 'published')")]
+            for task_id in ids:
+                self.db.execute(
+                    "UPDATE gap_tasks SET status = 'published', closed_at = ?, updated_by = ?, "
+                    "updated_at = ?, version = version + 1 WHERE id = ?", [now, by, now, task_id])
         return ids
 
     def reject(self, task_id: int, reason: str, by: str, version: int) -> dict[str, Any]:

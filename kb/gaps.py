@@ -52,10 +52,17 @@ class GapLog:
         """The recorded question's id, or None when the text asks nothing."""
         if why_not_a_question(miss.text) is not None:
             return None
+        text = mask_personal_data(miss.text.strip())[:MAX_QUESTION_CHARS]
         with self.kb.write() as db:
+            # One asker's question counts once, however many ways it went unanswered (a
+            # clarification left for 转人工, then a low rating).
+            same = db.execute("SELECT id FROM gap_questions WHERE conversation_id = ? AND "
+                              "text = ? AND conversation_id != ''",
+                              [miss.conversation_id, text]).fetchone()
+            if same:
+                return same[0]
             question_id = db["gap_questions"].insert({
-                "text": mask_personal_data(miss.text.strip())[:MAX_QUESTION_CHARS],
-                "reason": str(miss.reason), "item_no": miss.item_no,
+                "text": text, "reason": str(miss.reason), "item_no": miss.item_no,
                 "department": miss.department, "conversation_id": miss.conversation_id,
                 "asked_at": clock.timestamp()}).last_pk
         if self.place is not None:

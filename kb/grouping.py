@@ -24,6 +24,7 @@ from kb.embedder import Embedder
 from kb.gaps import DUE_WORKING_DAYS, PLATFORM_DEPARTMENT
 from kb.store import KnowledgeBase
 from kb.workdays import WorkCalendar
+from nlu.noise import why_not_a_question
 from nlu.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,12 @@ class Grouper:
     def place_pending(self) -> list[int]:
         """Place every miss waiting for a task; the task ids, one per miss placed."""
         rows = list(self.kb.db["gap_questions"].rows_where("task_id IS NULL", order_by="id"))
+        noise = [row["id"] for row in rows if why_not_a_question(row["text"]) is not None]
+        if noise:  # recorded before the filter existed (schema 9's rows)
+            with self.kb.write() as db:
+                db.execute(f"DELETE FROM gap_questions WHERE id IN ({', '.join('?' * len(noise))})",
+                           noise)
+            rows = [row for row in rows if row["id"] not in set(noise)]
         if not rows:
             return []
         vectors = self.embedder.encode([normalize(row["text"]) for row in rows])

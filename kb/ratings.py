@@ -8,6 +8,7 @@ from kb.store import KnowledgeBase
 from nlu.privacy import mask_personal_data
 
 LEVELS = range(1, 6)
+LOW_RATING = 2  # 1 and 2: the answer did not serve; its question becomes a gap question
 MAX_COMMENT_CHARS = 500
 
 

@@ -28,15 +28,31 @@ class TurnLog:
         self.db.conn.commit()
         return cursor.lastrowid
 
-    def give_feedback(self, conversation_id: str, resolved: bool) -> dict | None:
-        """Mark the conversation's last answered turn; None when nothing was answered."""
+    def last_answered(self, conversation_id: str) -> dict | None:
         rows = list(self.table.rows_where("conversation_id = ? AND outcome = 'answered'",
                                           [conversation_id], order_by="turn desc", limit=1))
-        if not rows:
+        return rows[0] if rows else None
+
+    def give_feedback(self, conversation_id: str, resolved: bool) -> dict | None:
+        """Mark the conversation's last answered turn; None when nothing was answered."""
+        turn = self.last_answered(conversation_id)
+        if turn is None:
             return None
-        self.table.update(rows[0]["id"], {"feedback": RESOLVED if resolved else UNRESOLVED,
-                                          "feedback_at": clock.timestamp()})
-        return self.table.get(rows[0]["id"])
+        self.table.update(turn["id"], {"feedback": RESOLVED if resolved else UNRESOLVED,
+                                       "feedback_at": clock.timestamp()})
+        return self.table.get(turn["id"])
+
+    def abandoned_clarifications(self, before: str) -> list[dict]:
+        """Clarifying questions asked before `before` that the person never chose a service
+        for (a choice answers the same text), and not yet taken as gap questions."""
+        return list(self.db.query(
+            "SELECT id, conversation_id, text FROM turns AS c WHERE outcome = 'clarify' AND "
+            "gap_at IS NULL AND created_at < ? AND NOT EXISTS (SELECT 1 FROM turns AS a WHERE "
+            "a.conversation_id = c.conversation_id AND a.turn > c.turn AND a.text = c.text AND "
+            "a.outcome = 'answered') ORDER BY id LIMIT 500", [before]))
+
+    def mark_taken(self, turn_id: int) -> None:
+        self.table.update(turn_id, {"gap_at": clock.timestamp()})
 
     def of_conversation(self, conversation_id: str) -> list[dict]:
         return list(self.table.rows_where("conversation_id = ?", [conversation_id],

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from kb.gaps import PLATFORM_DEPARTMENT
+from kb.gap_tasks import GapTasks
 from xiaoshen.client import ChatClient, ask
 
 pytestmark = pytest.mark.stack
@@ -47,14 +47,18 @@ def test_clarify_then_pick_a_service(stack) -> None:
     assert (answer.outcome, answer.item_no) == ("answered", int(chosen))
 
 
-def test_fallback_offers_a_human_and_records_a_gap(stack, seed_retriever) -> None:
+def gap_task_asked(kb, text: str) -> dict | None:
+    row = kb.db.execute("SELECT task_id FROM gap_questions WHERE text = ? ORDER BY id DESC",
+                        [text]).fetchone()
+    return GapTasks(kb).get(row[0]) if row and row[0] else None
+
+
+def test_fallback_offers_a_human_and_noise_records_no_gap(stack, seed_retriever) -> None:
     client = ChatClient(stack)
     reply = client.send("asdf qwer zxcv")
     assert reply.outcome == "fallback"
     assert reply.buttons == [{"title": "转人工", "payload": "/request_human"}]
-    tasks = [t for t in seed_retriever.kb.db["gaps"].rows if "asdf qwer" in t["question"]]
-    assert tasks and tasks[-1]["due_on"] > tasks[-1]["created_at"][:10]
-    assert tasks[-1]["department"] == PLATFORM_DEPARTMENT
+    assert seed_retriever.kb.db["gap_questions"].count_where("text = ?", ["asdf qwer zxcv"]) == 0
     assert client.send("好的").outcome == "handoff"
 
 
@@ -62,9 +66,10 @@ def test_uncovered_service_is_named_and_its_department_gets_the_gap(stack, seed_
     reply = ChatClient(stack).send("护照过期了在哪里换新的")
     assert reply.outcome == "fallback"
     assert "护照" in reply.text and "市公安局" in reply.text
-    tasks = [t for t in seed_retriever.kb.db["gaps"].rows if "护照过期" in t["question"]]
-    assert tasks[-1]["department"] == "市公安局"
-    assert tasks[-1]["reason"] == "not_covered"
+    task = gap_task_asked(seed_retriever.kb, "护照过期了在哪里换新的")
+    assert task["department"] == "市公安局"
+    assert task["questions"][-1]["reason"] == "not_covered"
+    assert task["due_on"] > task["created_at"][:10]
 
 
 def test_handoff_names_the_department_of_the_last_service(stack) -> None:

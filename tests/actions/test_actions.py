@@ -10,6 +10,7 @@ from actions.confirm import ActionAffirm, ActionDeny
 from actions.handoff import ActionRequestHuman
 from actions.rating import ActionRecordRating, rating_from_text
 from actions.server import executor_for
+from kb.gap_tasks import GapTasks
 from kb.gaps import PLATFORM_DEPARTMENT
 from kb.reply import Outcome, ReplyPayload
 
@@ -77,8 +78,14 @@ def test_the_picked_service_answers_the_pending_question(services, dispatcher, t
     assert services.kb.get(reply.entry_id).topic == "materials"
 
 
-def test_gibberish_falls_back_and_opens_a_gap_task(services, dispatcher, tracker,
-                                                   domain) -> None:
+def gap_tasks_of(services, conversation_id: str) -> list[dict]:
+    ids = {row["task_id"] for row in services.kb.db["gap_questions"].rows_where(
+        "conversation_id = ?", [conversation_id])}
+    return [GapTasks(services.kb).get(task_id) for task_id in sorted(ids)]
+
+
+def test_gibberish_falls_back_and_opens_no_gap_task(services, dispatcher, tracker,
+                                                    domain) -> None:
     conversation = tracker("qwpoeiru zxmcvn")
     events = ActionAnswerQuestion(services).run(dispatcher, conversation, domain)
     [message] = dispatcher.messages
@@ -86,8 +93,16 @@ def test_gibberish_falls_back_and_opens_a_gap_task(services, dispatcher, tracker
                                                                Outcome.FALLBACK)
     assert message["buttons"] == [{"title": "转人工", "payload": "/request_human"}]
     assert slots(events)["offered_human"] is True
-    [task] = services.kb.db["gaps"].rows_where("conversation_id = ?", [conversation.sender_id])
-    assert (task["reason"], task["department"]) == ("fallback", PLATFORM_DEPARTMENT)
+    assert gap_tasks_of(services, conversation.sender_id) == []
+
+
+def test_a_question_the_base_lacks_opens_a_gap_task(services, dispatcher, tracker,
+                                                    domain) -> None:
+    conversation = tracker("社区食堂老年人助餐补贴怎么申请")
+    ActionAnswerQuestion(services).run(dispatcher, conversation, domain)
+    assert payload(dispatcher.messages[0]).outcome == Outcome.FALLBACK
+    [task] = gap_tasks_of(services, conversation.sender_id)
+    assert task["title"] == "社区食堂老年人助餐补贴怎么申请" and task["status"] == "open"
 
 
 def test_an_uncovered_service_is_named_with_its_department(services, dispatcher, tracker,
@@ -97,8 +112,8 @@ def test_an_uncovered_service_is_named_with_its_department(services, dispatcher,
     [message] = dispatcher.messages
     assert message["response"] == "utter_not_covered"
     assert "护照" in message["service"] and message["department"] == "市公安局"
-    [task] = services.kb.db["gaps"].rows_where("conversation_id = ?", [conversation.sender_id])
-    assert (task["reason"], task["department"]) == ("not_covered", "市公安局")
+    [task] = gap_tasks_of(services, conversation.sender_id)
+    assert (task["questions"][0]["reason"], task["department"]) == ("not_covered", "市公安局")
 
 
 @pytest.mark.parametrize(("text", "response"), [

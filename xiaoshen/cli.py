@@ -262,6 +262,81 @@ def kb_stats(config: Settings, as_json: bool) -> None:
         click.echo(f"{key}: {value}")
 
 
+# -- the knowledge-gap loop ----------------------------------------------------------------
+
+
+@cli.group(name="gaps")
+def gaps_group() -> None:
+    """Knowledge-gap tasks: what the bot could not answer, per department."""
+
+
+@gaps_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="a JSON list of task objects")
+@click.option("--status", type=click.Choice(["open", "answered", "published", "rejected",
+                                             "merged"]))
+@click.option("--department", help="only this department's tasks")
+@click.option("--overdue", is_flag=True, help="only tasks past their due day")
+@pass_settings
+def gaps_list(config: Settings, as_json: bool, status: str | None, department: str | None,
+              overdue: bool) -> None:
+    """List gap tasks, the most urgent first."""
+    from kb.gap_tasks import GapTasks, TaskFilter
+    from xiaoshen.app import open_kb
+
+    tasks = GapTasks(open_kb(config))
+    found = tasks.list(TaskFilter(status, department, overdue=True if overdue else None),
+                       limit=100_000)
+    if as_json:
+        click.echo(json.dumps([{
+            "id": t["id"], "status": t["status"], "department": t["department"],
+            "item_no": t["item_no"], "questions": tasks.phrasings(t["id"]),
+            "count": t["ask_count"], "created_at": t["created_at"], "due_on": t["due_on"],
+            "provisional": t["provisional"], "overdue": t["overdue"]} for t in found],
+            ensure_ascii=False))
+        return
+    for t in found:
+        due = t["due_on"] + ("（暂定）" if t["provisional"] else "") + (
+            " 已逾期" if t["overdue"] else "")
+        click.echo(f"#{t['id']:<5} {t['status']:<9} {due:<18} ×{t['ask_count']:<3} "
+                   f"{t['department']}  {t['title'][:40]}")
+
+
+@cli.group(name="workday")
+def workday_group() -> None:
+    """Working days on the official calendar (deadlines count them)."""
+
+
+@workday_group.command(name="load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_settings
+def workday_load(config: Settings, path: Path) -> None:
+    """Load a year's official schedule: one `YYYY-MM-DD holiday|workday` a line. A bad line
+    rejects the whole file; open provisional deadlines are recomputed."""
+    from kb.gap_tasks import GapTasks
+    from kb.workdays import read_schedule
+    from xiaoshen.app import open_kb
+
+    loaded, redated = GapTasks(open_kb(config)).load_calendar(read_schedule(path))
+    click.echo(f"loaded {loaded} days; {redated} provisional deadlines changed")
+
+
+@workday_group.command(name="add")
+@click.argument("start", type=click.DateTime(["%Y-%m-%d"]))
+@click.argument("days", type=int)
+@pass_settings
+def workday_add(config: Settings, start, days: int) -> None:
+    """Print the date DAYS working days after START (ISO, the last line); the line before
+    says "provisional" when a year without an official schedule was counted."""
+    from kb.workdays import WorkCalendar
+    from xiaoshen.app import open_kb
+
+    deadline = WorkCalendar.of(open_kb(config).db).add(start.date(), days)
+    if deadline.provisional:
+        click.echo(f"provisional: {deadline.day.year} has no official schedule yet "
+                   "(load it with `xiaoshen workday load FILE`)")
+    click.echo(deadline.day.isoformat())
+
+
 # -- help-desk staff -----------------------------------------------------------------------
 
 

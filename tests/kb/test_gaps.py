@@ -1,7 +1,7 @@
 """The gap loop in the library: misses grouped into tasks with real embeddings, deadlines in
 Shanghai working days, and tasks worked through answer, publish, reject and merge."""
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kb.gaps import GapLog
-from kb.grouping import Grouper, Place
+from kb.grouping import Grouper, service_guess
 from kb.ratings import Ratings
 from kb.retrieval import Retriever
 from kb.store import KnowledgeBase
@@ -20,8 +20,7 @@ class Services:
     gaps: GapLog
     ratings: Ratings
     turns: TurnLog
-
-    grouper: Grouper
+    grouper: Grouper  # places misses into gap tasks (this process holds the embedder)
 
     @classmethod
     def over(cls, retriever: Retriever) -> Services:
@@ -29,21 +28,3 @@ class Services:
         grouper = Grouper(kb, retriever.embedder, guess=service_guess(retriever))
         return cls(kb, retriever, GapLog(kb, grouper.place_pending), Ratings(kb), TurnLog(kb),
                    grouper)
-
-
-GUESS_PROBABILITY = 0.5  # below it, a miss's service is left to the maintainers
-
-
-def service_guess(retriever: Retriever):
-    """The service classifier's guess for a miss the source could not place: a service of
-    the base, or one it lacks (whose department then owns the task)."""
-    def guess(text: str) -> Place | None:
-        best = next(iter(retriever.guesses(text)), None)
-        if best is None or best.probability < GUESS_PROBABILITY:
-            return None
-        if best.item_no is not None:
-            item = retriever.kb.item(best.item_no)
-            return Place(item.item_no, item.department) if item else None
-        other = retriever.kb.other_service(best.name)
-        return Place(None, other.department) if other else None
-    return guess

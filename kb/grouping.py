@@ -22,6 +22,7 @@ import numpy as np
 from kb import clock
 from kb.embedder import Embedder
 from kb.gaps import DUE_WORKING_DAYS, PLATFORM_DEPARTMENT
+from kb.retrieval import Retriever
 from kb.store import KnowledgeBase
 from kb.workdays import WorkCalendar
 from nlu.noise import why_not_a_question
@@ -46,6 +47,22 @@ class Place:
 
 
 Guess = Callable[[str], Place | None]
+GUESS_PROBABILITY = 0.5  # below it, a miss's service is left to the maintainers
+
+
+def service_guess(retriever: Retriever) -> Guess:
+    """The service classifier's guess for a miss its source could not place: a service of
+    the base, or one it lacks (whose department then owns the task)."""
+    def guess(text: str) -> Place | None:
+        best = next(iter(retriever.guesses(text)), None)
+        if best is None or best.probability < GUESS_PROBABILITY:
+            return None
+        if best.item_no is not None:
+            item = retriever.kb.item(best.item_no)
+            return Place(item.item_no, item.department) if item else None
+        other = retriever.kb.other_service(best.name)
+        return Place(None, other.department) if other else None
+    return guess
 
 
 def as_bytes(vector: np.ndarray) -> bytes:

@@ -151,16 +151,26 @@ def finetune_embedder(config: Settings, out_dir: Path, base: str, epochs: int) -
               default=settings.ROOT / "eval" / "letters.jsonl", show_default=True)
 @click.option("--dialogues/--no-dialogues", default=True,
               help="also score multi-turn conversations and citizen letters")
+@click.option("--misses", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=settings.ROOT / "eval" / "gap_misses.jsonl", show_default=True,
+              help="misses with their true groups, for the gap tasks' grouping")
+@click.option("--grouping-only", is_flag=True,
+              help="only score the grouping of misses (no running stack needed)")
 @pass_settings
 def evaluate(config: Settings, devset: Path, baselines: bool, tune: bool, conversations: Path,
-             letters: Path, dialogues: bool) -> None:
-    """Score the running stack on the dev sets, beside baselines."""
+             letters: Path, dialogues: bool, misses: Path, grouping_only: bool) -> None:
+    """Score the running stack on the dev sets, beside baselines, and the grouping of
+    misses into gap tasks."""
+    from evaluation.grouping import run_grouping
     from evaluation.run import run_evaluation, run_tuning
+    from xiaoshen.app import open_retriever
 
     if tune:
         run_tuning(config, devset)
-    else:
+        return
+    if not grouping_only:
         run_evaluation(config, devset, baselines, (conversations, letters) if dialogues else None)
+    run_grouping(open_retriever(config), misses)
 
 
 # -- the knowledge base --------------------------------------------------------------------

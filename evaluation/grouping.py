@@ -15,7 +15,7 @@ from kb.grouping import SAME_QUESTION, Grouper, service_guess
 from kb.retrieval import Retriever
 from kb.store import KnowledgeBase
 
-SWEEP = (0.70, 0.72, 0.74, 0.76, 0.78, 0.80, 0.82, 0.84, 0.86, 0.88, 0.90)
+SWEEP = (0.55, 0.60, 0.65, 0.70, 0.75, 0.80, 0.85, 0.90)
 
 
 @dataclass(frozen=True)

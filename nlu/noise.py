@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import jieba
@@ -37,6 +37,7 @@ def small_talk_words() -> frozenset[str]:
     return frozenset(read_word_list(SMALL_TALK_WORDS))
 
 
+@lru_cache(maxsize=4096)  # the gap log and the grouper both ask, and questions repeat
 def why_not_a_question(text: str) -> NotAQuestion | None:
     """None when `text` asks something a department could answer, else what it is."""
     folded = normalize(text or "").lower()

@@ -4,12 +4,13 @@ Shanghai working days, and tasks worked through answer, publish, reject and merg
 from datetime import datetime
 from typing import Any
 
+import faiss
 import pytest
 
 from kb import clock
 from kb.gap_tasks import GapTasks, InvalidTaskChange, TaskConflict, TaskFilter
 from kb.gaps import PLATFORM_DEPARTMENT, GapLog, Miss, MissReason
-from kb.grouping import Grouper
+from kb.grouping import Grouper, TaskIndex
 from kb.store import KnowledgeBase
 from kb.workdays import parse_schedule
 
@@ -153,3 +154,19 @@ def test_misses_recorded_without_a_grouper_wait_for_one(memory_kb, seed_retrieve
     [question] = GapTasks(memory_kb).get(task_id)["questions"]
     assert question["seat_answer"] == "可以留言，次日回复 139****5678"
     assert waiting.waiting() == 0
+
+
+def test_many_open_tasks_switch_to_an_inverted_file_and_still_group(
+        memory_kb, seed_retriever, monkeypatch) -> None:
+    monkeypatch.setattr(TaskIndex, "IVF_FROM", 8)
+    grouper = Grouper(memory_kb, seed_retriever.embedder)
+    gaps = GapLog(memory_kb, grouper.place_pending)
+    subjects = ("护照", "驾照", "社保卡", "营业执照", "医保卡", "户口本", "结婚证")
+    needs = ("丢了怎么补办", "到期了怎么换", "可以找人代办吗", "办好了能邮寄吗", "收费标准是多少",
+             "外地人能办吗")
+    for subject in subjects:
+        for need in needs:
+            ask(gaps, subject + need)
+    assert isinstance(grouper.index.faiss, faiss.IndexIVFFlat)
+    again = ask(gaps, "护照丢了怎么补办呢")
+    assert again["title"] == "护照丢了怎么补办" and again["ask_count"] == 2

@@ -85,9 +85,13 @@ class _AlreadyPlaced(Exception):
     """Another grouper placed the miss first."""
 
 
-def compatible(task_item: int | None, miss_item: int | None) -> bool:
-    """Two guesses of different services keep misses apart; no guess keeps nothing apart."""
-    return task_item is None or miss_item is None or task_item == miss_item
+def compatible(task: Place, miss: Place) -> bool:
+    """Two guesses of different services, or of departments, keep misses apart; no guess
+    (the platform team's by default) keeps nothing apart."""
+    if task.item_no is not None and miss.item_no is not None:
+        return task.item_no == miss.item_no
+    return PLATFORM_DEPARTMENT in (task.department, miss.department) or (
+        task.department == miss.department)
 
 
 class TaskIndex:
@@ -161,7 +165,7 @@ class Grouper:
         """Join the best matching open task or open one; None if another grouper placed it."""
         self._sync()
         where = self._where(question)
-        best = self._best(vector, where.item_no, detect_topic(question["text"]))
+        best = self._best(vector, where, detect_topic(question["text"]))
         try:
             with self.kb.write() as db:
                 if best is not None and self._join(db, best, question, vector):
@@ -192,8 +196,7 @@ class Grouper:
         guessed = self.guess(question["text"]) if self.guess else None
         return guessed or Place(None, PLATFORM_DEPARTMENT)
 
-    def _best(self, vector: np.ndarray, item_no: int | None, topic: str | None
-              ) -> int | None:
+    def _best(self, vector: np.ndarray, where: Place, topic: str | None) -> int | None:
         if len(self.closed) > max(1000, self.index.size // 4) or self.index.outgrown():
             self._rebuild()
         if not self.index.size:
@@ -202,18 +205,19 @@ class Grouper:
                      if i not in self.closed]
         marks = ", ".join("?" * len(shortlist))
         rows = self.kb.db.execute(
-            f"SELECT id, item_no, status, centroid FROM gap_tasks WHERE id IN ({marks})",
+            f"SELECT id, item_no, department, status, centroid FROM gap_tasks WHERE id IN "
+            f"({marks})",
             shortlist).fetchall()
         asked: dict[int, set[str]] = {}
         for task_id, text in self.kb.db.execute(
                 f"SELECT task_id, text FROM gap_questions WHERE task_id IN ({marks})", shortlist):
             asked.setdefault(task_id, set()).add(detect_topic(text))
         best, best_score = None, self.threshold
-        for task_id, task_item, status, centroid in rows:
+        for task_id, task_item, department, status, centroid in rows:
             if status not in OPEN:
                 self.closed.add(task_id)
                 continue
-            if not compatible(task_item, item_no):
+            if not compatible(Place(task_item, department), where):
                 continue
             score = float(unit(from_bytes(centroid)) @ unit(vector))
             if topic and asked.get(task_id, set()) - {topic, None}:

@@ -164,9 +164,7 @@ def test_many_open_tasks_switch_to_an_inverted_file_and_still_group(
     subjects = ("护照", "驾照", "社保卡", "营业执照", "医保卡", "户口本", "结婚证")
     needs = ("丢了怎么补办", "到期了怎么换", "可以找人代办吗", "办好了能邮寄吗", "收费标准是多少",
              "外地人能办吗")
-    for subject in subjects:
-        for need in needs:
-            ask(gaps, subject + need)
+    placed = {subject + need: ask(gaps, subject + need)["id"]
+              for subject in subjects for need in needs}
     assert isinstance(grouper.index.faiss, faiss.IndexIVFFlat)
-    again = ask(gaps, "护照丢了怎么补办呢")
-    assert again["title"] == "护照丢了怎么补办" and again["ask_count"] == 2
+    assert ask(gaps, "护照丢了怎么补办呢")["id"] == placed["护照丢了怎么补办"]

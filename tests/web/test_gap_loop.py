@@ -1,0 +1,61 @@
+"""The gap loop through the real stack: a question the bot cannot answer, asked on the chat
+page, becomes a department's task; another wording joins it; noise opens none; once the
+task's answer is published, the bot answers a third wording, without a restart."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from kb.gap_tasks import GapTasks
+from kb.store import KnowledgeBase
+from tests.web.test_browser import ask, browser, gateway, phone, shared_browser  # noqa: F401
+
+pytestmark = pytest.mark.stack
+ANSWER = "社区长者食堂助餐补贴由户籍所在街道的社区事务受理服务中心受理，请携带身份证前往申请。"
+
+
+def task_of(kb: KnowledgeBase, text: str, timeout: float = 20.0) -> dict | None:
+    """The task the question was placed in, once the grouper has placed it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = kb.db.execute("SELECT task_id FROM gap_questions WHERE text = ? ORDER BY id DESC",
+                            [text]).fetchone()
+        if row and row[0]:
+            return GapTasks(kb).get(row[0])
+        time.sleep(0.2)
+    return None
+
+
+def bot_says(page, text: str) -> str:
+    log = page.get_by_role("log", name="对话记录")
+    before = log.get_by_role("listitem").count()
+    ask(page, text)
+    expect(log.get_by_role("listitem")).to_have_count(before + 2, timeout=30_000)
+    return log.get_by_role("listitem").nth(before + 1).inner_text()
+
+
+def test_a_miss_becomes_a_task_and_its_published_answer_serves_the_next_asker(
+        browser, gateway, stack_env) -> None:  # noqa: F811
+    kb = KnowledgeBase(stack_env["XIAOSHEN_DB"])
+    first = phone(browser, gateway)
+    assert "转人工" in bot_says(first, "社区长者食堂的助餐补贴怎么申领")
+    task = task_of(kb, "社区长者食堂的助餐补贴怎么申领")
+    assert task is not None and task["status"] == "open"
+
+    second = phone(browser, gateway)
+    bot_says(second, "老人在社区食堂吃饭的补贴怎么申请")
+    bot_says(second, "asdfgh")
+    assert task_of(kb, "老人在社区食堂吃饭的补贴怎么申请")["id"] == task["id"]
+    assert kb.db["gap_questions"].count_where("text = 'asdfgh'") == 0
+    task = GapTasks(kb).get(task["id"])
+    assert task["ask_count"] == 2
+
+    tasks = GapTasks(kb)
+    answered = tasks.answer(task["id"], ANSWER, "maintainer", task["version"], item_no=0)
+    assert tasks.publish(task["id"], "maintainer", answered["version"]) == [task["id"]]
+
+    third = phone(browser, gateway)
+    assert ANSWER in bot_says(third, "老年人社区助餐补贴怎么申请")

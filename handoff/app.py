@@ -33,33 +33,42 @@ from handoff.manager import client_manager
 from handoff.notify import Notifier
 from handoff.seat import SeatNamespace
 from handoff.service_level import ServiceLevels, Sweeper
-from handoff.staff import StaffDirectory
-from handoff.views import attachments, auth, pages
+from handoff.staff import Role, StaffDirectory
+from handoff.views import attachments, auth, gaps, pages
 from kb.store import KnowledgeBase
 from xiaoshen.settings import Settings
 
 WEB = Path(__file__).with_name("web")
-SOCKET_IO_CLIENT = WEB / "node_modules" / "socket.io-client" / "dist" / "socket.io.esm.min.js"
+NODE_MODULES = WEB / "node_modules"
+SOCKET_IO_CLIENT = NODE_MODULES / "socket.io-client" / "dist" / "socket.io.esm.min.js"
+ECHARTS = NODE_MODULES / "echarts" / "dist" / "echarts.min.js"
 PUBLIC, STAFF = "public", "staff"  # what a route needs: nobody, any staff, or a Role
+KNOWLEDGE = (Role.MAINTAINER, Role.SUPERVISOR)  # who works the gap tasks
 
 
-def route(path: str, view: Callable[[Request], Awaitable[Response]], role: str,
-          methods: tuple[str, ...] = ("GET",)) -> Route:
-    """A route whose view runs only for a login with `role` (STAFF: any staff member)."""
+def route(path: str, view: Callable[[Request], Awaitable[Response]],
+          role: str | tuple[str, ...], methods: tuple[str, ...] = ("GET",)) -> Route:
+    """A route whose view runs only for a login with `role`, or one of several roles
+    (STAFF: any staff member)."""
     if role == PUBLIC:
         return Route(path, view, methods=list(methods))
+    roles = role if isinstance(role, tuple) else (role,)
 
     async def guarded(request: Request) -> Response:
         staff = auth.staff_of(request)
-        if role != STAFF and staff.role != role:
+        if STAFF not in roles and staff.role not in roles:
             raise HttpError(403)
         request.state.staff = staff
         return await view(request)
     return Route(path, guarded, methods=list(methods), name=view.__name__)
 
 
-async def socket_io_client(request: Request) -> FileResponse:
-    return FileResponse(SOCKET_IO_CLIENT, media_type="text/javascript")
+def vendor(path: Path) -> Callable[[Request], Awaitable[FileResponse]]:
+    """A browser package's file from node_modules."""
+    async def view(request: Request) -> FileResponse:
+        return FileResponse(path, media_type="text/javascript")
+    view.__name__ = path.stem.replace(".", "_")
+    return view
 
 
 ROUTES: list[BaseRoute] = [
@@ -72,7 +81,18 @@ ROUTES: list[BaseRoute] = [
     # customers upload with their session, seats with their login (checked in the view)
     route("/api/attachments", attachments.upload, PUBLIC, ("POST",)),
     route("/api/attachments/{attachment_id}", attachments.download, PUBLIC),
-    route("/static/vendor/socket.io.esm.min.js", socket_io_client, PUBLIC),
+    route("/gaps", pages.page("gaps.html"), PUBLIC),  # the page logs in itself
+    route("/api/items", gaps.items, KNOWLEDGE),
+    route("/api/gaps", gaps.list_tasks, KNOWLEDGE),
+    route("/api/gaps/counts", gaps.counts, KNOWLEDGE),
+    route("/api/gaps/departments", gaps.departments, KNOWLEDGE),
+    route("/api/gaps/report", gaps.report, KNOWLEDGE),
+    route("/api/gaps/report/download", gaps.download, KNOWLEDGE),
+    route("/api/gaps/{task_id}", gaps.show, KNOWLEDGE),
+    *(route(f"/api/gaps/{{task_id}}/{change.__name__}", change, KNOWLEDGE, ("POST",))
+      for change in (gaps.answer, gaps.publish, gaps.reject, gaps.merge, gaps.assign)),
+    route("/static/vendor/socket.io.esm.min.js", vendor(SOCKET_IO_CLIENT), PUBLIC),
+    route("/static/vendor/echarts.min.js", vendor(ECHARTS), PUBLIC),
     Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import suppress
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -309,6 +310,46 @@ def gaps_list(config: Settings, as_json: bool, status: str | None, department: s
             " 已逾期" if t["overdue"] else "")
         click.echo(f"#{t['id']:<5} {t['status']:<9} {due:<18} ×{t['ask_count']:<3} "
                    f"{t['department']}  {t['title'][:40]}")
+
+
+def _report_day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise click.ClickException(f"{option} {text!r} is not a date like 2026-12-01") from None
+
+
+@gaps_group.command(name="report")
+@click.option("--from", "start", metavar="DATE",
+              help="first Shanghai day (YYYY-MM-DD); default: 27 days before --to")
+@click.option("--to", "end", metavar="DATE", help="last Shanghai day; default: today")
+@click.option("--department", help="only this department's tasks")
+@click.option("--format", "fmt", required=True, type=click.Choice(["xlsx", "csv"]))
+@click.option("--output", required=True, type=click.Path(path_type=Path),
+              help="the .xlsx file; for csv a .zip file, or else a folder of .csv files")
+@pass_settings
+def gaps_report(config: Settings, start: str | None, end: str | None, department: str | None,
+                fmt: str, output: Path) -> None:
+    """Export the gap report of the tasks opened in a range of Shanghai days: per department
+    and service, the most-asked unanswered questions, the weekly trend."""
+    from kb import clock
+    from kb.gap_export import export_report
+    from kb.gap_report import build_report
+    from xiaoshen.app import open_kb
+
+    last = _report_day(end, "--to") or clock.today()
+    first = _report_day(start, "--from") or last - timedelta(days=27)
+    report = build_report(open_kb(config), first, last, department)
+    for path in export_report(report, fmt, output):
+        click.echo(f"wrote {path}")
+    t = report.totals
+    median = "-" if t["median_fill_days"] is None else t["median_fill_days"]
+    click.echo(f"{first} – {last}, {t['department']}: {t['opened']} tasks opened, "
+               f"{t['closed_in_time']} closed in time, {t['closed_late']} closed late, "
+               f"{t['overdue_now']} overdue, {t['open_now']} open; median {median} working "
+               "days to fill")
 
 
 @cli.group(name="workday")

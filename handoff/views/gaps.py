@@ -22,6 +22,8 @@ from handoff.staff import Role, Staff
 from handoff.views.body import read_json
 from kb import clock
 from kb.errors import EntryNotFound, KnowledgeBaseError
+from kb.gap_export import export_report
+from kb.gap_report import GapReport, build_report
 from kb.gap_tasks import STATUSES, GapTasks, TaskConflict, TaskFilter, TaskNotFound
 from kb.gaps import PLATFORM_DEPARTMENT
 from kb.store import KnowledgeBase
@@ -301,9 +303,7 @@ def report_range(request: Request) -> tuple[date, date]:
     return start, end
 
 
-def build(request: Request) -> Any:
-    from kb.gap_report import build_report
-
+def build(request: Request) -> GapReport:
     start, end = report_range(request)
     return build_report(kb_of(request), start, end, scope(request))
 
@@ -314,8 +314,6 @@ async def report(request: Request) -> JSONResponse:
 
 
 async def download(request: Request) -> FileResponse:
-    from kb.gap_export import export_report
-
     fmt = request.query_params.get("format", "xlsx")
     if fmt not in REPORT_TYPES:
         raise HttpError(400, "下载格式应为 xlsx 或 csv")

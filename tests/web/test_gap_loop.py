@@ -44,6 +44,7 @@ def test_a_miss_becomes_a_task_and_its_published_answer_serves_the_next_asker(
     assert "转人工" in bot_says(first, "社区长者食堂的助餐补贴怎么申领")
     task = task_of(kb, "社区长者食堂的助餐补贴怎么申领")
     assert task is not None and task["status"] == "open"
+    asked = task["ask_count"]  # earlier tests of the same stack may have asked it too
 
     second = phone(browser, gateway)
     bot_says(second, "老人在社区食堂吃饭的补贴怎么申请")
@@ -51,7 +52,7 @@ def test_a_miss_becomes_a_task_and_its_published_answer_serves_the_next_asker(
     assert task_of(kb, "老人在社区食堂吃饭的补贴怎么申请")["id"] == task["id"]
     assert kb.db["gap_questions"].count_where("text = 'asdfgh'") == 0
     task = GapTasks(kb).get(task["id"])
-    assert task["ask_count"] == 2
+    assert task["ask_count"] == asked + 1
 
     tasks = GapTasks(kb)
     answered = tasks.answer(task["id"], ANSWER, "maintainer", task["version"], item_no=0)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 10  # 1: ad hoc tables; 2: declared here; 3: turns; 4-9: the help desk;
-# 10: grouped gap tasks (the one-row-per-miss `gaps` table became gap_questions)
+SCHEMA_VERSION = 11  # 1: ad hoc tables; 2: declared here; 3: turns; 4-9: the help desk;
+# 10: grouped gap tasks (the one-row-per-miss `gaps` table became gap_questions);
+# 11: entry versions with their review, and policies
 
 
 class SchemaTooNew(Exception):
@@ -26,6 +27,7 @@ class Table:
     not_null: frozenset[str] = frozenset()
     foreign_keys: tuple[tuple[str, str, str], ...] = ()
     indexes: tuple[tuple[str, ...], ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()  # unique indexes
     defaults: dict[str, object] = field(default_factory=dict)
 
 
@@ -45,6 +47,31 @@ TABLES: dict[str, Table] = {
         pk="entry_id", not_null=frozenset({"item_no", "question", "answer", "status"}),
         foreign_keys=(("item_no", "items", "item_no"),), indexes=(("item_no",),),
     ),
+    # Every version of every entry, immutable in its content: who wrote it, when, why and
+    # from where (import, console, gap_task, seat_candidate, rollback), the version it was
+    # edited from, and its review (draft → in_review → approved, or returned with a comment;
+    # superseded when a later save replaced it unapproved). entries.version points at the
+    # approved version the bot serves.
+    "entry_versions": Table(
+        {"id": int, "entry_id": str, "version": int, "item_no": int, "topic": str,
+         "department": str, "question": str, "similar_questions": str, "answer": str,
+         "status": str, "effective_from": str, "effective_to": str, "author": str,
+         "created_at": str, "reason": str, "source": str, "base_version": int,
+         "review": str, "submitted_at": str, "reviewer": str, "reviewed_at": str,
+         "review_comment": str},
+        pk="id", not_null=frozenset({"entry_id", "version", "item_no", "question", "answer",
+                                     "status", "author", "created_at", "source", "review"}),
+        indexes=(("review", "department"),), unique=(("entry_id", "version"),),
+    ),
+    # Policies (政策文件) and the entries that implement them: their wording must be approved
+    # and published one working day before the policy takes effect. item_nos: a JSON list.
+    "policies": Table(
+        {"id": int, "title": str, "doc_number": str, "effective_on": str, "item_nos": str,
+         "created_by": str, "created_at": str},
+        pk="id", not_null=frozenset({"title", "effective_on", "created_at"}),
+    ),
+    "policy_entries": Table({"policy_id": int, "entry_id": str}, pk=("policy_id", "entry_id"),
+                            foreign_keys=(("policy_id", "policies", "id"),)),
     # Services the base does not cover, so the bot can say so; questions is a JSON list.
     "other_services": Table({"name": str, "department": str, "questions": str}, pk="name"),
     # Counters such as the base's revision, which tells servers to reload their index.
@@ -180,6 +207,8 @@ def migrate(db: sqlite_utils.Database) -> None:
         db["meta"].insert({"key": "revision", "value": "0"}, ignore=True)
         if found < 10 and db["gaps"].exists():
             _ungroup_old_gaps(db)
+        if found < 11:
+            _first_versions(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -190,6 +219,19 @@ def _ungroup_old_gaps(db: sqlite_utils.Database) -> None:
                "conversation_id, asked_at) SELECT question, reason, item_no, department, "
                "conversation_id, created_at FROM gaps")
     db["gaps"].drop()
+
+
+def _first_versions(db: sqlite_utils.Database) -> None:
+    """Entries older than versioning get their current content as their first version."""
+    db.execute(
+        "INSERT INTO entry_versions (entry_id, version, item_no, topic, department, question, "
+        "similar_questions, answer, status, effective_from, effective_to, author, created_at, "
+        "reason, source, review, reviewer, reviewed_at) SELECT entry_id, coalesce(version, 1), "
+        "item_no, topic, department, question, similar_questions, answer, status, "
+        "effective_from, effective_to, coalesce(nullif(updated_by, ''), 'import'), "
+        "coalesce(nullif(updated_at, ''), datetime('now') || '+00:00'), '版本记录之前的内容', "
+        "'import', 'approved', coalesce(nullif(updated_by, ''), 'import'), "
+        "coalesce(nullif(updated_at, ''), datetime('now') || '+00:00') FROM entries")
 
 
 def _reconcile(table: sqlite_utils.db.Table, spec: Table) -> None:
@@ -208,3 +250,5 @@ def _reconcile(table: sqlite_utils.db.Table, spec: Table) -> None:
             table.transform(types=wrong, pk=spec.pk)
     for columns in spec.indexes:
         table.create_index(list(columns), if_not_exists=True)
+    for columns in spec.unique:
+        table.create_index(list(columns), unique=True, if_not_exists=True)

@@ -10,7 +10,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,18 @@ def entry_from_row(row: dict[str, Any]) -> Entry:
     )
 
 
+# What a version of an entry holds; the rest (source, version, who, when) is about it.
+CONTENT_FIELDS = ("item_no", "topic", "department", "question", "similar_questions", "answer",
+                  "status", "effective_from", "effective_to")
+
+
+def content_of(entry: Entry) -> dict[str, Any]:
+    """An entry's content as a version row stores it (similar questions as JSON)."""
+    content = {name: getattr(entry, name) for name in CONTENT_FIELDS}
+    content["similar_questions"] = json.dumps(entry.similar_questions, ensure_ascii=False)
+    return content
+
+
 def _other_service(row: dict[str, Any]) -> OtherService:
     return OtherService(row["name"], row["department"], tuple(json.loads(row["questions"])))
 
@@ -232,33 +244,69 @@ class KnowledgeBase:
 
     # -- entries --------------------------------------------------------------------------
 
-    def upsert_entries(self, entries: Iterable[Entry], updated_by: str = "import") -> int:
-        """Insert or replace entries; an existing entry's version goes up by one. Only a
-        change that touches a published entry bumps the revision: saving a draft does not
-        make every server rebuild its index."""
+    def upsert_entries(self, entries: Iterable[Entry], updated_by: str = "import",
+                       source: str = "import", reason: str = "") -> int:
+        """Write entries as new approved versions by `updated_by` (an import is a batch of
+        them): each changed entry gets the next version number and becomes current; an
+        unchanged one writes nothing. Only a change that touches a published entry bumps the
+        revision: a draft does not make every server rebuild its index."""
         items = self.items()
-        now = timestamp()
+        count, touches_published = 0, False
         with self.write():
-            rows, touches_published = [], False
             for entry in entries:
                 if entry.item_no not in items:
                     raise InvalidEntry(
                         f"unknown item_no {entry.item_no} (not in the services list)")
+                entry = replace(entry, department=entry.department
+                                or items[entry.item_no].department)
+                count += 1
                 previous = self._row(entry.entry_id)
-                touches_published = touches_published or "published" in (
-                    entry.status, previous and previous["status"])
-                row = asdict(entry)
-                row["similar_questions"] = json.dumps(entry.similar_questions,
-                                                      ensure_ascii=False)
-                row["department"] = entry.department or items[entry.item_no].department
-                row["version"] = previous["version"] + 1 if previous else entry.version
-                row["updated_by"] = updated_by
-                row["updated_at"] = now
-                rows.append(row)
-            self.db["entries"].upsert_all(rows, pk="entry_id")
+                if previous and content_of(entry_from_row(previous)) == content_of(entry):
+                    continue
+                version = self.insert_version(
+                    entry, author=updated_by, source=source, reason=reason,
+                    base_version=previous["version"] if previous else 0, review="approved")
+                touches_published = self.apply_version(entry, version, updated_by, previous) \
+                    or touches_published
             if touches_published:
                 self._bump_revision()
-        return len(rows)
+        return count
+
+    def latest_version(self, entry_id: str) -> int:
+        """The highest version number of an entry (approved or not); 0 when it has none."""
+        return self.db.execute("SELECT coalesce(max(version), 0) FROM entry_versions "
+                               "WHERE entry_id = ?", [entry_id]).fetchone()[0]
+
+    def insert_version(self, entry: Entry, *, author: str, source: str, reason: str,
+                       base_version: int, review: str) -> int:
+        """Append the next version of an entry (inside the caller's write); its number.
+        The unique (entry_id, version) index refuses a concurrent writer of the same number."""
+        now = timestamp()
+        number = self.latest_version(entry.entry_id) + 1
+        row = {**content_of(entry), "entry_id": entry.entry_id, "version": number,
+               "author": author, "created_at": now, "reason": reason, "source": source,
+               "base_version": base_version, "review": review}
+        if review in ("in_review", "approved"):
+            row["submitted_at"] = now
+        if review == "approved":
+            row |= {"reviewer": author, "reviewed_at": now}
+        self.db["entry_versions"].insert(row)
+        return number
+
+    def apply_version(self, entry: Entry, version: int, by: str,
+                      previous: dict[str, Any] | None) -> bool:
+        """Make `version` (holding `entry`'s content) the entry's current one, inside the
+        caller's write; whether the bot's index must change (it touches a published entry).
+        """
+        row = asdict(entry) | {"similar_questions": json.dumps(entry.similar_questions,
+                                                               ensure_ascii=False),
+                               "version": version, "updated_by": by, "updated_at": timestamp()}
+        self.db["entries"].upsert(row, pk="entry_id")
+        return "published" in (entry.status, previous and previous["status"])
+
+    def bump_revision(self) -> None:
+        """Tell the servers the live entries changed (inside the caller's write)."""
+        self._bump_revision()
 
     def _row(self, entry_id: str) -> dict[str, Any] | None:
         try:
@@ -283,10 +331,10 @@ class KnowledgeBase:
         today = today or shanghai_today()
         return [entry for entry in self.entries("published") if entry.is_live(today)]
 
-    def set_status(self, entry_id: str, status: str, updated_by: str) -> Entry:
-        entry = self.get(entry_id)
-        entry.status = status
-        self.upsert_entries([entry], updated_by=updated_by)
+    def set_status(self, entry_id: str, status: str, updated_by: str,
+                   source: str = "console", reason: str = "") -> Entry:
+        entry = replace(self.get(entry_id), status=status)
+        self.upsert_entries([entry], updated_by=updated_by, source=source, reason=reason)
         return self.get(entry_id)
 
     def stats(self) -> dict[str, Any]:

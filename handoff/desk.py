@@ -43,6 +43,7 @@ from kb import clock
 from kb.gaps import PLATFORM_DEPARTMENT, GapLog, Miss, MissReason
 from kb.ratings import LOW_RATING, Ratings
 from kb.store import Entry, KnowledgeBase
+from kb.versions import EntryVersions, Source
 from nlu.noise import why_not_a_question
 from nlu.privacy import mask_personal_data
 
@@ -353,7 +354,7 @@ class HelpDesk:
 
     def save_candidate(self, seat: Staff, conversation_id: str, question: str,
                        answer: str) -> str:
-        """A seat's good answer as a draft entry, for maintainers to review and publish."""
+        """A seat's good answer as a new entry in the maintainers' review queue."""
         conversation = self.store.get(conversation_id)
         if conversation["seat"] != seat.name:
             raise ProtocolError("只能保存自己接待的会话中的答复")
@@ -361,7 +362,8 @@ class HelpDesk:
         entry = Entry(f"seat-{uuid.uuid4().hex[:10]}", item_no, mask_personal_data(question),
                       mask_personal_data(answer), status="draft",
                       source=f"线上人工帮办 {seat.name} {clock.today().isoformat()}")
-        self.kb.upsert_entries([entry], updated_by=seat.name)
+        EntryVersions(self.kb).save(entry, seat.name, 0, source=Source.SEAT_CANDIDATE,
+                                    reason=f"坐席答复（会话 {conversation_id[:8]}）", submit=True)
         self.gaps.attach_seat_answer(conversation_id, seat.name, entry.answer, entry.entry_id)
         return entry.entry_id
 

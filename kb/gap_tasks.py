@@ -16,6 +16,7 @@ from kb.errors import EntryNotFound, KnowledgeBaseError
 from kb.gaps import DUE_WORKING_DAYS, MAX_ANSWER_CHARS
 from kb.grouping import as_bytes, from_bytes
 from kb.store import Entry, KnowledgeBase
+from kb.versions import EntryVersions, Source
 from kb.workdays import WorkCalendar, days_of
 
 STATUSES = ("open", "answered", "published", "rejected", "merged")
@@ -157,8 +158,9 @@ class GapTasks:
     def answer(self, task_id: int, answer: str, by: str, version: int, *,
                question: str | None = None, item_no: int | None = None,
                candidate_entry_id: str | None = None) -> dict[str, Any]:
-        """Write the answer wording (or take a seat's candidate) as a draft entry whose similar
-        questions are the task's phrasings; the task becomes answered, linked to it."""
+        """Write the answer wording (or take a seat's candidate) as a change of an entry whose
+        similar questions are the task's phrasings, in the review queue; the task becomes
+        answered, linked to it. It is published when someone else approves it."""
         answer = (answer or "").strip()
         if not answer and candidate_entry_id:
             answer = self._candidate(candidate_entry_id).answer
@@ -176,11 +178,13 @@ class GapTasks:
             entry_id = candidate_entry_id or task["entry_id"] or f"gap-{task_id}"
             entry = Entry(entry_id, item_no, standard, answer,
                           similar_questions=[p for p in phrasings if p != standard][:MAX_SIMILAR],
-                          source=f"知识缺口任务 #{task_id}", status="draft")
+                          source=f"知识缺口任务 #{task_id}", status="published")
             changed = self._change(task_id, version, PENDING, by, status="answered",
                                    entry_id=entry_id, item_no=item_no, answered_by=by,
                                    answered_at=clock.timestamp())
-            self.kb.upsert_entries([entry], updated_by=by)
+            EntryVersions(self.kb).save(entry, by, self.kb.latest_version(entry_id),
+                                        reason=f"知识缺口任务 #{task_id}",
+                                        source=Source.GAP_TASK, submit=True)
         return changed
 
     def _candidate(self, entry_id: str) -> Entry:
@@ -189,19 +193,20 @@ class GapTasks:
         except EntryNotFound:
             raise InvalidTaskChange(f"没有编号为 {entry_id} 的候选答复") from None
         if entry.status != "draft":
-            raise InvalidTaskChange(f"{entry_id} 不是待审核的候选答复")
+            raise InvalidTaskChange(f"{entry_id} 已发布，不是待审核的候选答复")
         return entry
 
     def publish(self, task_id: int, by: str, version: int) -> list[int]:
-        """Publish the task's draft entry (the bot answers from it from now on) and close
-        every task it answers; the closed tasks' ids."""
+        """Approve the task's answer (never by its author; the bot answers from it from now
+        on) and close every task it answers; the closed tasks' ids."""
         with self.kb.write():
             task = self.get(task_id)
             if task["version"] != version:
                 raise TaskConflict(task)
-            if task["status"] != "answered" or not task["entry_id"]:
-                raise InvalidTaskChange("请先填写答复口径，生成草稿后再发布")
-            self.kb.set_status(task["entry_id"], "published", by)
+            pending = task["entry_id"] and EntryVersions(self.kb).pending(task["entry_id"])
+            if task["status"] != "answered" or not pending:
+                raise InvalidTaskChange("请先填写答复口径并提交审核，再发布")
+            EntryVersions(self.kb).approve(task["entry_id"], pending.version, by)
             return self.close_published(by)
 
     def close_published(self, by: str = "system") -> list[int]:

@@ -12,6 +12,7 @@ from kb.gap_tasks import GapTasks, InvalidTaskChange, TaskConflict, TaskFilter
 from kb.gaps import PLATFORM_DEPARTMENT, GapLog, Miss, MissReason
 from kb.grouping import Grouper, TaskIndex
 from kb.store import KnowledgeBase
+from kb.versions import EntryVersions, ReviewRefused
 from kb.workdays import parse_schedule
 
 
@@ -102,7 +103,7 @@ def test_overdue_is_marked_once_and_never_redated(gaps, at) -> None:
     assert GapTasks(gaps.kb).list(TaskFilter(overdue=True))[0]["id"] == task["id"]
 
 
-def test_answer_then_publish_closes_the_task_with_a_live_entry(gaps) -> None:
+def test_answer_then_approval_by_another_closes_the_task_with_a_live_entry(gaps) -> None:
     task = ask(gaps, "公积金提取到账要几天", item_no=16)
     ask(gaps, "住房公积金提取多久到账", item_no=16)
     tasks = GapTasks(gaps.kb)
@@ -113,7 +114,10 @@ def test_answer_then_publish_closes_the_task_with_a_live_entry(gaps) -> None:
     entry = gaps.kb.get(answered["entry_id"])
     assert entry.status == "draft"
     assert entry.questions == ["公积金提取到账要几天", "住房公积金提取多久到账"]
-    assert tasks.publish(task["id"], "maintainer", answered["version"]) == [task["id"]]
+    assert EntryVersions(gaps.kb).pending(entry.entry_id).source == "gap_task"  # in review
+    with pytest.raises(ReviewRefused):  # its author cannot approve it
+        tasks.publish(task["id"], "maintainer", answered["version"])
+    assert tasks.publish(task["id"], "reviewer", answered["version"]) == [task["id"]]
     assert gaps.kb.get(entry.entry_id).status == "published"
     closed = tasks.get(task["id"])
     assert closed["status"] == "published" and closed["closed_at"]

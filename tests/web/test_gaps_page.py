@@ -43,28 +43,36 @@ def gaps_page(chromium: Browser, url: str, name: str, viewport: dict[str, int]) 
 def test_a_maintainer_answers_and_publishes_on_a_phone(browser, gateway, stack_env) -> None:
     kb = KnowledgeBase(stack_env["XIAOSHEN_DB"])
     department = f"民政局{uuid.uuid4().hex[:6]}"
-    task_id = open_task(kb, department, "长者助餐补贴在哪里申请")
-    open_task(kb, department, "助餐补贴逾期的问题", due_on="2026-01-05")
+    task_id = open_task(kb, department, "社区图书馆借书证在哪里办")
+    open_task(kb, department, "借书证逾期的问题", due_on="2026-01-05")
     page = gaps_page(browser, gateway, person(stack_env, "maintainer", department), PHONE)
 
     expect(page.get_by_role("button", name="逾期任务 1 个")).to_be_visible()
     tasks = page.get_by_role("list", name="任务列表")
     expect(tasks.get_by_role("listitem")).to_have_count(2)
-    tasks.get_by_role("button", name=f"#{task_id} 长者助餐补贴在哪里申请").click()
-    expect(page.get_by_role("heading", name="长者助餐补贴在哪里申请")).to_be_visible()
+    tasks.get_by_role("button", name=f"#{task_id} 社区图书馆借书证在哪里办").click()
+    expect(page.get_by_role("heading", name="社区图书馆借书证在哪里办")).to_be_visible()
     phrasings = page.get_by_role("list", name="市民的问法")
     expect(phrasings.get_by_role("listitem")).to_have_count(2)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     page.get_by_label("所属事项").select_option("0")
-    page.get_by_role("button", name="发布").click()  # no wording yet: refused, said why
+    page.get_by_role("button", name="提交审核").click()  # no wording yet: refused, said why
     expect(page.get_by_role("status")).to_contain_text("答复口径")
     page.get_by_role("textbox", name="答复口径").fill(ANSWER)
-    page.get_by_role("button", name="保存草稿").click()
-    expect(page.get_by_role("status")).to_contain_text("草稿已保存")
-    page.get_by_role("button", name="发布").click()
-    expect(page.get_by_role("status")).to_contain_text("已发布")
-    expect(page.get_by_text(ANSWER)).to_be_visible()
+    page.get_by_role("button", name="提交审核").click()
+    expect(page.get_by_role("status")).to_contain_text("已提交审核")
+    page.get_by_role("button", name="通过并发布").click()  # not by its author
+    expect(page.get_by_role("status")).to_contain_text("不能审核自己")
+
+    colleague = gaps_page(browser, gateway, person(stack_env, "maintainer", department), PHONE)
+    colleague.get_by_label("状态").select_option("answered")
+    colleague.get_by_role("list", name="任务列表").get_by_role(
+        "button", name=f"#{task_id} 社区图书馆借书证在哪里办").click()
+    expect(colleague.get_by_role("textbox", name="答复口径")).to_have_value(ANSWER)
+    colleague.get_by_role("button", name="通过并发布").click()
+    expect(colleague.get_by_role("status")).to_contain_text("已发布")
+    expect(colleague.get_by_text(ANSWER)).to_be_visible()
     task = kb.db["gap_tasks"].get(task_id)
     assert task["status"] == "published" and kb.get(task["entry_id"]).answer == ANSWER
 

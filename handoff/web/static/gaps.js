@@ -8,7 +8,7 @@ import { element, timeOf } from "/static/events.js";
 
 const $ = (id) => document.getElementById(id);
 const COUNTS_MS = 30_000;  // the overdue badge's refresh
-const STATUS_NAMES = { open: "待处理", answered: "已答复（草稿）", published: "已发布",
+const STATUS_NAMES = { open: "待处理", answered: "已答复（待审核）", published: "已发布",
                        rejected: "已驳回", merged: "已合并" };
 const REASON_NAMES = { fallback: "小申未能回答", not_covered: "知识库未收录该事项",
                        clarify_abandoned: "未选择具体事项", unresolved: "市民反馈没解决",
@@ -365,8 +365,8 @@ function adopt(question, candidate) {
     if (candidate.item_no != null) $("answer-item").value = String(candidate.item_no);
   }
   $("answer-text").focus();
-  notice(candidate ? `已采用坐席 ${question.seat} 保存的候选答复，可修改后保存草稿`
-    : `已填入坐席 ${question.seat} 的答复，可修改后保存草稿`);
+  notice(candidate ? `已采用坐席 ${question.seat} 保存的候选答复，可修改后提交审核`
+    : `已填入坐席 ${question.seat} 的答复，可修改后提交审核`);
 }
 
 function showWork(task) {
@@ -438,12 +438,13 @@ async function afterChange(task, text) {
 
 async function saveDraft() {
   const task = await change("answer", answerData());
-  if (task) await afterChange(task, `任务 #${task.id} 的草稿已保存`);
+  if (task) await afterChange(task, `任务 #${task.id} 的答复已提交审核`);
   return task;
 }
 
 $("answer").addEventListener("submit", (event) => { event.preventDefault(); saveDraft(); });
 
+// Approving: the reviewer is someone other than the author (the server refuses the author).
 $("publish").addEventListener("click", async () => {
   if (unsaved() && !(await saveDraft())) return;
   const task = await change("publish", {});

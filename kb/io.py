@@ -109,7 +109,8 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
 
 
 def import_entries(
-    kb: KnowledgeBase, path: Path, fmt: str | None = None, updated_by: str = "import"
+    kb: KnowledgeBase, path: Path, fmt: str | None = None, updated_by: str = "import",
+    reason: str = "",
 ) -> ImportReport:
     report = ImportReport()
     good: list[Entry] = []
@@ -128,7 +129,8 @@ def import_entries(
             continue
         good.append(entry)
     if good:
-        report.imported = kb.upsert_entries(good, updated_by=updated_by)
+        report.imported = kb.upsert_entries(good, updated_by=updated_by,
+                                            reason=reason or f"导入 {path.name}")
     return report
 
 

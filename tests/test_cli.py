@@ -242,3 +242,42 @@ def test_user_add_reads_the_password_from_stdin(base_env) -> None:
 def test_user_add_errors(base_env, args, password, error) -> None:
     result = run("user", "add", "li", *args, env=base_env, stdin=password + "\n")
     assert (result.exit_code, result.stderr.strip()) == (1, error)
+
+
+# -- knowledge-base governance ---------------------------------------------------------------
+
+
+def test_imports_are_versions_with_history_and_rollback(tmp_path, base_env) -> None:
+    first, second = tmp_path / "v1.jsonl", tmp_path / "v2.jsonl"
+    line = {"entry_id": "03-materials", "item_no": 3, "question": "居住证签注要什么材料？",
+            "answer": "身份证和居住证。"}
+    first.write_text(json.dumps(line, ensure_ascii=False) + "\n", "utf-8")
+    second.write_text(json.dumps({**line, "answer": "身份证、居住证和照片。"},
+                                 ensure_ascii=False) + "\n", "utf-8")
+    assert run("kb", "import", str(first), "--by", "张三", env=base_env).exit_code == 0
+    assert run("kb", "import", str(first), "--by", "李四", env=base_env).exit_code == 0
+    assert run("kb", "import", str(second), "--by", "李四", "--reason", "新增照片",
+               env=base_env).exit_code == 0
+    history = run("kb", "history", "03-materials", env=base_env).output.splitlines()
+    assert len(history) == 2  # the unchanged re-import wrote no version
+    assert history[0].startswith("* v2") and "李四 (import)  答复口径  新增照片" in history[0]
+
+    result = run("kb", "rollback", "03-materials", "1", "--by", "王五", "--reason", "误导入",
+                 env=base_env)
+    assert result.output.strip() == "03-materials: version 3 restores version 1"
+    assert KnowledgeBase(base_env["XIAOSHEN_DB"]).get("03-materials").answer == "身份证和居住证。"
+    missing = run("kb", "history", "nope", env=base_env)
+    assert (missing.exit_code, missing.output.strip()) == (1, "Error: no entry with id 'nope'")
+
+
+def test_policy_add_and_list(base_env) -> None:
+    added = run("policy", "add", "居住证签注材料调整", "--effective", "2026-06-22",
+                "--number", "杨府办发〔2026〕8号", "--item", "3", env=base_env)
+    assert added.output.strip() == ("added policy #1: in effect 2026-06-22, wording needed by "
+                                    "2026-06-18")
+    listed = json.loads(run("policy", "list", "--json", env=base_env).output)
+    assert [(p["title"], p["flagged"], p["item_nos"]) for p in listed] == [
+        ("居住证签注材料调整", True, [3])]  # past its day, with no entry implementing it
+    assert "事项 3 还没有实施该政策的条目" in run("policy", "list", env=base_env).output
+    bad = run("policy", "add", "x", "--effective", "2026-06-22", "--item", "999", env=base_env)
+    assert (bad.exit_code, bad.output.strip()) == (1, "Error: 未知的事项编号：999")

@@ -186,14 +186,55 @@ def kb_group() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]))
 @click.option("--by", "updated_by", default="cli", help="who is importing (recorded)")
+@click.option("--reason", default="", help="why (recorded with each new version)")
 @pass_settings
-def kb_import(config: Settings, path: Path, fmt: str | None, updated_by: str) -> None:
-    """Import entries; bad rows are reported by line number, good rows are kept."""
+def kb_import(config: Settings, path: Path, fmt: str | None, updated_by: str,
+              reason: str) -> None:
+    """Import entries as new versions by their author; bad rows are reported by line
+    number, good rows are kept, unchanged rows write nothing."""
     from kb.io import import_entries
     from xiaoshen.app import open_kb
 
-    report = import_entries(open_kb(config), path, fmt, updated_by)
+    report = import_entries(open_kb(config), path, fmt, updated_by, reason)
     _print_report(f"imported {report.imported} entries", report.errors)
+
+
+@kb_group.command(name="history")
+@click.argument("entry_id")
+@pass_settings
+def kb_history(config: Settings, entry_id: str) -> None:
+    """Every version of an entry, the newest first, with what each changed."""
+    from kb.errors import EntryNotFound
+    from kb.versions import EntryVersions, diff
+    from xiaoshen.app import open_kb
+
+    kb = open_kb(config)
+    kb.get(entry_id)  # EntryNotFound: one error line
+    versions = EntryVersions(kb).history(entry_id)
+    if not versions:
+        raise EntryNotFound(f"no entry with id {entry_id!r}")
+    current = kb.get(entry_id).version
+    for older, version in zip([*versions[1:], None], versions, strict=True):
+        mark = "*" if version.version == current else " "
+        changed = "、".join(c["name"] for c in diff(older.entry if older else None,
+                                                     version.entry)) or "无变化"
+        click.echo(f"{mark} v{version.version:<3} {version.review:<10} {version.created_at}  "
+                   f"{version.author} ({version.source})  {changed}  {version.reason}")
+
+
+@kb_group.command(name="rollback")
+@click.argument("entry_id")
+@click.argument("version", type=int)
+@click.option("--by", required=True, help="who rolls back (recorded)")
+@click.option("--reason", required=True, help="why (recorded)")
+@pass_settings
+def kb_rollback(config: Settings, entry_id: str, version: int, by: str, reason: str) -> None:
+    """Make an older version of an entry current again, as a new version."""
+    from kb.versions import EntryVersions
+    from xiaoshen.app import open_kb
+
+    made = EntryVersions(open_kb(config)).rollback(entry_id, version, by, reason)
+    click.echo(f"{entry_id}: version {made.version} restores version {version}")
 
 
 @kb_group.command(name="catalogue")
@@ -350,6 +391,58 @@ def gaps_report(config: Settings, start: str | None, end: str | None, department
                f"{t['closed_in_time']} closed in time, {t['closed_late']} closed late, "
                f"{t['overdue_now']} overdue, {t['open_now']} open; median {median} working "
                "days to fill")
+
+
+@cli.group(name="policy")
+def policy_group() -> None:
+    """Policies (政策文件) whose answer wording must be live 1 working day before they take
+    effect."""
+
+
+@policy_group.command(name="add")
+@click.argument("title")
+@click.option("--effective", "effective_on", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="the day it takes effect (Shanghai)")
+@click.option("--number", "doc_number", default="",
+              help="document number, e.g. 杨府办发〔2021〕8号")
+@click.option("--item", "item_nos", type=int, multiple=True, help="a service it affects")
+@click.option("--entry", "entry_ids", multiple=True, help="an entry that implements it")
+@click.option("--by", default="cli", help="who records it")
+@pass_settings
+def policy_add(config: Settings, title: str, effective_on, doc_number: str,
+               item_nos: tuple[int, ...], entry_ids: tuple[str, ...], by: str) -> None:
+    """Record a policy with the services it affects and the entries implementing it."""
+    from kb.policies import Policies
+    from xiaoshen.app import open_kb
+
+    policy = Policies(open_kb(config)).add(title, effective_on.date(), doc_number=doc_number,
+                                           item_nos=list(item_nos),
+                                           entry_ids=list(entry_ids), by=by)
+    click.echo(f"added policy #{policy.id}: in effect {policy.effective_on}, wording needed "
+               f"by {policy.ready_by}" + (" (provisional)" if policy.provisional else ""))
+
+
+@policy_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="a JSON list of policy objects")
+@click.option("--upcoming", is_flag=True, help="only policies not yet in effect")
+@click.option("--department", help="only policies touching this department")
+@pass_settings
+def policy_list(config: Settings, as_json: bool, upcoming: bool, department: str | None
+                ) -> None:
+    """Policies by effective date; flagged (!) when their wording was not ready in time."""
+    from kb.policies import Policies
+    from xiaoshen.app import open_kb
+
+    found = Policies(open_kb(config)).list(department, upcoming)
+    if as_json:
+        click.echo(json.dumps([p.as_dict() for p in found], ensure_ascii=False))
+        return
+    for policy in found:
+        flag = "!" if policy.flagged else " "
+        click.echo(f"{flag} #{policy.id:<4} {policy.effective_on} (by {policy.ready_by})  "
+                   f"{policy.doc_number}  {policy.title}")
+        for line in policy.lacking:
+            click.echo(f"        {line}")
 
 
 @cli.group(name="workday")

@@ -100,6 +100,9 @@ SETTINGS = (
     Setting("gateway_port", "5080", "port of the gateway (browsers' Socket.IO and HTTP)", _port),
     Setting("redis_url", "", "Redis for several gateway processes (python-socketio's manager), "
             "e.g. redis://127.0.0.1:6379/0; empty: one gateway", _optional),
+    Setting("tracker_store", "", "where Rasa keeps every conversation's context: an SQLAlchemy "
+            "URL (e.g. postgresql://rasa:secret@db.example/rasa); empty: the SQLite file "
+            "rasa-trackers.db beside XIAOSHEN_DB", _optional),
     Setting("seat_grace", "60", "seconds a seat may be disconnected before its chats are "
             "re-queued", _number),
     Setting("seat_hours", "09:00-17:00", "when seats answer on working days (Asia/Shanghai)",
@@ -146,6 +149,7 @@ class Settings:
     actions_port: int
     gateway_port: int
     redis_url: str
+    tracker_store: str
     seat_grace: float
     seat_hours: str
     sla_warn: float
@@ -158,6 +162,11 @@ class Settings:
     heartbeat: float
     sweep_interval: float
     thresholds: Thresholds
+
+    @property
+    def tracker_url(self) -> str:
+        """Rasa's tracker store as an SQLAlchemy URL."""
+        return self.tracker_store or f"sqlite:///{self.db.with_name('rasa-trackers.db')}"
 
     def url(self, service: str) -> str:
         """Base URL of `service` ("rasa", "actions" or "gateway")."""

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -43,16 +44,29 @@ def services(settings: Settings) -> list[Service]:
             "rasa", settings.url("rasa"), "/status",
             [settings.rasa_python, "-m", "bot.rasa_server", "run", "--enable-api",
              "--model", str(settings.rasa_model),
-             "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
+             "--endpoints", endpoints_file(settings), "--credentials", "bot/credentials.yml",
              "--interface", settings.host, "--port", str(settings.rasa_port)],
         ),
     ]
+
+
+def endpoints_file(settings: Settings) -> str:
+    """Rasa's endpoints: with Redis configured, its lock store too (conversations of one
+    tracker store served by several Rasa processes)."""
+    return "bot/endpoints-redis.yml" if settings.redis_url else "bot/endpoints.yml"
 
 
 def service_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["XIAOSHEN_ACTIONS_URL"] = settings.url("actions")
+    env["XIAOSHEN_TRACKER_URL"] = settings.tracker_url
+    if settings.redis_url:
+        redis = urlsplit(settings.redis_url)
+        env["XIAOSHEN_LOCK_HOST"] = redis.hostname or "127.0.0.1"
+        env["XIAOSHEN_LOCK_PORT"] = str(redis.port or 6379)
+        env["XIAOSHEN_LOCK_DB"] = redis.path.strip("/") or "0"
+        env["XIAOSHEN_LOCK_PASSWORD"] = redis.password or ""
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # no phoning home from a government box
     return env

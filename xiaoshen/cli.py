@@ -49,9 +49,10 @@ pass_settings = click.make_pass_decorator(Settings)
 @cli.command()
 @pass_settings
 def serve(config: Settings) -> None:
-    """Run every service in the foreground; Ctrl-C or SIGTERM stops them all."""
+    """Run every service in the foreground, restarting one that crashes; Ctrl-C or SIGTERM
+    drains and stops them all."""
     from xiaoshen.client import ask
-    from xiaoshen.stack import serve as run_services
+    from xiaoshen.supervisor import Supervisor
 
     def ready() -> None:
         with suppress(StackUnavailable):
@@ -60,22 +61,26 @@ def serve(config: Settings) -> None:
                    f"{config.url('actions')}, gateway {config.url('gateway')}. "
                    "Talk to it with: .venv/bin/xiaoshen chat")
 
-    run_services(config, on_ready=ready)
+    Supervisor(config).serve(on_ready=ready)
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="print the services' URLs as JSON")
+@click.option("--json", "as_json", is_flag=True,
+              help="the services' URLs, and each one's health, version, pid, uptime and "
+                   "restarts, as JSON")
 @pass_settings
 def status(config: Settings, as_json: bool) -> None:
     """Exit 0 only when every service answers."""
     from xiaoshen.stack import services
     from xiaoshen.stack import status as service_status
+    from xiaoshen.supervisor import service_details
 
     health = service_status(config)
     if as_json:
         gateway = config.url("gateway")
         click.echo(json.dumps({**{s.name: s.url for s in services(config)},
-                               "chat": gateway + "/chat", "console": gateway + "/console"}))
+                               "chat": gateway + "/chat", "console": gateway + "/console",
+                               "services": service_details(config, health)}))
     else:
         for name, healthy in health.items():
             click.echo(f"{name}: {'up' if healthy else 'down'}")

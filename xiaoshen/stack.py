@@ -1,13 +1,10 @@
-"""Run the services (Rasa server, action server) in the foreground and check their health."""
+"""The services (Rasa server, action server, gateway): their commands, environment and health
+(`xiaoshen/supervisor.py` runs them)."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -85,54 +82,3 @@ def is_healthy(service: Service, timeout: float = 2.0) -> bool:
 
 def status(settings: Settings) -> dict[str, bool]:
     return {service.name: is_healthy(service) for service in services(settings)}
-
-
-def serve(settings: Settings, on_ready: Callable[[], None] | None = None,
-          startup_timeout: float = 300.0) -> None:
-    """Start every service, wait until all answer, then supervise until a signal arrives."""
-    missing = settings.rasa_model
-    if not missing.is_dir() or not any(missing.glob("*.tar.gz")):
-        raise StackFailed(f"no trained Rasa model in {missing}; run `xiaoshen train` first")
-    processes = {
-        service.name: subprocess.Popen(service.command, cwd=ROOT, env=service_env(settings),
-                                       start_new_session=True)
-        for service in services(settings)
-    }
-    stopping = False
-
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        deadline = time.monotonic() + startup_timeout
-        ready = False
-        while not stopping:
-            dead = [name for name, p in processes.items() if p.poll() is not None]
-            if dead:
-                raise StackFailed(f"{', '.join(dead)} stopped unexpectedly")
-            if not ready and all(status(settings).values()):
-                ready = True
-                if on_ready:
-                    on_ready()
-            if not ready and time.monotonic() > deadline:
-                raise StackFailed("services did not become ready in time")
-            time.sleep(0.5)
-    finally:
-        _terminate(processes.values())
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _terminate(processes: Iterable[subprocess.Popen]) -> None:
-    running = [p for p in processes if p.poll() is None]
-    for process in running:
-        os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for process in running:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()

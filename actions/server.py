@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from rasa_sdk.endpoint import create_app
@@ -16,6 +17,7 @@ from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic
 
 from actions.answer import ActionAnswerQuestion
+from actions.auth import require_secret
 from actions.confirm import ActionAffirm, ActionDeny
 from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
@@ -25,6 +27,7 @@ from actions.services import Services
 from actions.smalltalk import ActionChitchat, ActionGreet
 from xiaoshen import settings
 from xiaoshen.app import open_retriever
+from xiaoshen.secrets import load_or_create
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
     services = Services.over(retriever)
     services.grouper.place_pending()  # misses left while it was down
     app = create_app(executor_for(services))
+    require_secret(app, os.environ.get("XIAOSHEN_ACTIONS_SECRET")
+                   or load_or_create(settings.load()).actions_secret)
     add_search_route(app, retriever)
     add_gap_route(app, services.grouper)
     app.prepare(host=args.host, port=args.port, single_process=True, motd=False,

@@ -10,6 +10,8 @@ validation at a fraction of the cost.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from functools import cache
 from typing import Any
 
@@ -31,6 +33,9 @@ def validate(instance: Any, schema: dict, *args: Any, **kwargs: Any) -> None:
 
 if __name__ == "__main__":
     jsonschema.validate = validate  # Rasa imports it from jsonschema at call time
+    # The HTTP API's token comes in the environment (a command line is visible to `ps`).
+    if os.environ.get("XIAOSHEN_RASA_TOKEN") and sys.argv[1:2] == ["run"]:
+        sys.argv += ["--auth-token", os.environ["XIAOSHEN_RASA_TOKEN"]]
     from rasa.__main__ import main
 
     main()

@@ -36,6 +36,7 @@ from handoff.service_level import ServiceLevels, Sweeper
 from handoff.staff import Role, StaffDirectory
 from handoff.views import attachments, auth, gaps, pages
 from kb.store import KnowledgeBase
+from xiaoshen.secrets import load_or_create
 from xiaoshen.settings import Settings
 
 WEB = Path(__file__).with_name("web")
@@ -115,7 +116,9 @@ def create_app(settings: Settings) -> Any:
                            settings.sla_breach, settings.seat_grace, settings.heartbeat,
                            settings.sweep_interval)
     files = AttachmentStore(kb, settings.db.parent / "attachments")
-    desk = HelpDesk(kb, BotClient(settings.url("rasa"), settings.url("actions")),
+    bot = BotClient(settings.url("rasa"), settings.url("actions"),
+                    secrets=load_or_create(settings))
+    desk = HelpDesk(kb, bot,
                     Notifier(sio.emit, files), levels,
                     StaffDirectory(kb, idle_seconds=settings.staff_idle))
     seats = SeatNamespace(desk)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from handoff.protocol import ProtocolError, ReplyPayload
+from xiaoshen.secrets import SECRET_HEADER, Secrets
 
 log = logging.getLogger(__name__)
 
@@ -20,19 +21,24 @@ class BotUnavailable(Exception):
 
 
 class BotClient:
-    def __init__(self, rasa_url: str, actions_url: str = "", timeout: float = 30.0) -> None:
+    def __init__(self, rasa_url: str, actions_url: str = "", timeout: float = 30.0,
+                 secrets: Secrets | None = None) -> None:
         self.rasa_url = rasa_url
         self.actions_url = actions_url
         self.http = httpx.AsyncClient(timeout=timeout)
+        # Rasa's tracker API wants its token; the action server its shared secret.
+        self.rasa_params = {"token": secrets.rasa_token} if secrets else {}
+        self.actions_headers = {SECRET_HEADER: secrets.actions_secret} if secrets else {}
         # Human-mode messages wait here for Rasa's tracker, in order, so a slow Rasa never
         # holds up a chat between a person and a seat.
         self.records: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue()
         self.recorder: asyncio.Task | None = None
         self.background: set[asyncio.Task] = set()  # the loop keeps only weak references
 
-    async def _post(self, url: str, body: dict[str, Any], what: str) -> Any:
+    async def _post(self, url: str, body: dict[str, Any], what: str,
+                    headers: dict[str, str] | None = None) -> Any:
         try:
-            response = await self.http.post(url, json=body)
+            response = await self.http.post(url, json=body, headers=headers)
             response.raise_for_status()
         except httpx.HTTPError as error:
             raise BotUnavailable(f"{what} did not answer ({error})") from None
@@ -61,7 +67,8 @@ class BotClient:
             event |= {"parse_data": {"intent": {}, "entities": []}, "input_channel": "gateway"}
         try:
             response = await self.http.post(
-                f"{self.rasa_url}/conversations/{conversation_id}/tracker/events", json=event)
+                f"{self.rasa_url}/conversations/{conversation_id}/tracker/events", json=event,
+                params=self.rasa_params)
             response.raise_for_status()
         except httpx.HTTPError as error:  # the history is a record, not the conversation
             log.warning("could not record a %s message in Rasa's tracker: %s", sender, error)
@@ -69,7 +76,8 @@ class BotClient:
     async def search_kb(self, query: str, item_no: int | None) -> list[dict[str, Any]]:
         """Entries with their answer wording, from the action server's knowledge base."""
         found = await self._post(f"{self.actions_url}/kb/search",
-                                 {"query": query, "item_no": item_no}, "the knowledge base")
+                                 {"query": query, "item_no": item_no}, "the knowledge base",
+                                 self.actions_headers)
         return found["candidates"]
 
     def place_gaps(self) -> None:
@@ -81,7 +89,8 @@ class BotClient:
 
     async def _place_gaps(self) -> None:
         try:
-            await self._post(f"{self.actions_url}/gaps/place", {}, "the action server")
+            await self._post(f"{self.actions_url}/gaps/place", {}, "the action server",
+                             self.actions_headers)
         except BotUnavailable as error:
             log.warning("gap questions wait for the grouper: %s", error)
 

@@ -12,12 +12,14 @@ import subprocess
 import sys
 import time
 
+import httpx
 import psutil
 import pytest
 
 from tests.conftest import ROOT, free_port
 from xiaoshen import settings
 from xiaoshen.client import ask
+from xiaoshen.secrets import load_or_create
 
 pytestmark = pytest.mark.stack
 
@@ -81,3 +83,20 @@ def test_a_taken_port_is_refused_naming_its_holder(stack_env) -> None:
     assert result.returncode == 1
     assert (f"port {env['XIAOSHEN_GATEWAY_PORT']} for gateway is taken by pid {os.getpid()}"
             in result.stderr)
+
+
+def test_rasa_s_api_and_the_action_server_refuse_callers_without_the_secret(
+        stack, stack_env) -> None:
+    config = settings.load({**os.environ, **stack_env})
+    events = f"{config.url('rasa')}/conversations/someone/tracker"
+    assert httpx.get(events).status_code == 401
+    token = load_or_create(config).rasa_token
+    assert httpx.get(events, params={"token": token}).status_code == 200
+    webhook = f"{config.url('actions')}/webhook"
+    assert httpx.post(webhook, json={"next_action": "action_greet"}).status_code == 403
+    assert httpx.post(f"{config.url('actions')}/kb/search", json={"query": "签注"},
+                      headers={"x-xiaoshen-secret": "guess"}).status_code == 403
+    assert httpx.get(f"{config.url('actions')}/health").status_code == 200
+    assert ask("居住证签注要带什么材料", config.url("rasa")).payload.outcome == "answered"
+    assert token not in subprocess.run(["ps", "axww", "-o", "args"], capture_output=True,
+                                       text=True).stdout

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
 
+from xiaoshen.secrets import load_or_create
 from xiaoshen.settings import ROOT, Settings
 
 
@@ -23,6 +24,7 @@ class Service:
     url: str
     health_path: str
     command: list[str]
+    health_params: dict[str, str] = field(default_factory=dict)  # Rasa's /status: its token
 
 
 def services(settings: Settings) -> list[Service]:
@@ -43,6 +45,7 @@ def services(settings: Settings) -> list[Service]:
              "--model", str(settings.rasa_model),
              "--endpoints", endpoints_file(settings), "--credentials", "bot/credentials.yml",
              "--interface", settings.host, "--port", str(settings.rasa_port)],
+            {"token": load_or_create(settings).rasa_token},
         ),
     ]
 
@@ -58,6 +61,9 @@ def service_env(settings: Settings) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["XIAOSHEN_ACTIONS_URL"] = settings.url("actions")
     env["XIAOSHEN_TRACKER_URL"] = settings.tracker_url
+    shared = load_or_create(settings)
+    env["XIAOSHEN_RASA_TOKEN"] = shared.rasa_token
+    env["XIAOSHEN_ACTIONS_SECRET"] = shared.actions_secret
     if settings.redis_url:
         redis = urlsplit(settings.redis_url)
         env["XIAOSHEN_LOCK_HOST"] = redis.hostname or "127.0.0.1"
@@ -71,7 +77,8 @@ def service_env(settings: Settings) -> dict[str, str]:
 
 def is_healthy(service: Service, timeout: float = 2.0) -> bool:
     try:
-        response = httpx.get(service.url + service.health_path, timeout=timeout)
+        response = httpx.get(service.url + service.health_path, params=service.health_params,
+                             timeout=timeout)
     except (httpx.HTTPError, httpx.InvalidURL):
         return False
     if response.status_code != 200:

@@ -14,10 +14,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from kb import clock
 from kb.io import import_items, import_seed
 from kb.store import KnowledgeBase
 from xiaoshen import settings
@@ -30,6 +32,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def at(monkeypatch: pytest.MonkeyPatch):
+    """Set the clock to a Shanghai wall time."""
+    def set_clock(text: str) -> None:
+        moment = datetime.fromisoformat(text).astimezone(clock.SHANGHAI)
+        monkeypatch.setattr(clock, "now", lambda: moment)
+    return set_clock
 
 
 @pytest.fixture

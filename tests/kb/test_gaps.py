@@ -1,28 +1,17 @@
 """The gap loop in the library: misses grouped into tasks with real embeddings, deadlines in
 Shanghai working days, and tasks worked through answer, publish, reject and merge."""
 
-from datetime import datetime
 from typing import Any
 
 import faiss
 import pytest
 
-from kb import clock
 from kb.gap_tasks import GapTasks, InvalidTaskChange, TaskConflict, TaskFilter
 from kb.gaps import PLATFORM_DEPARTMENT, GapLog, Miss, MissReason
 from kb.grouping import Grouper, TaskIndex
 from kb.store import KnowledgeBase
 from kb.versions import EntryVersions, ReviewRefused
 from kb.workdays import parse_schedule
-
-
-@pytest.fixture
-def at(monkeypatch: pytest.MonkeyPatch):
-    """Set the clock to a Shanghai wall time."""
-    def set_clock(text: str) -> None:
-        moment = datetime.fromisoformat(text).astimezone(clock.SHANGHAI)
-        monkeypatch.setattr(clock, "now", lambda: moment)
-    return set_clock
 
 
 @pytest.fixture

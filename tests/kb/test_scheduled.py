@@ -7,9 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from datetime import datetime
-
-import pytest
 
 from kb import clock
 from kb.io import import_seed
@@ -35,13 +32,6 @@ def answer_on(retriever, at, moment: str, timeout: float = 120.0) -> str | None:
             return decision.entry.entry_id if decision.entry else None
         time.sleep(0.2)
 
-
-@pytest.fixture
-def at(monkeypatch: pytest.MonkeyPatch):
-    def set_clock(text: str) -> None:
-        moment = datetime.fromisoformat(text).astimezone(clock.SHANGHAI)
-        monkeypatch.setattr(clock, "now", lambda: moment)
-    return set_clock
 
 
 def test_a_scheduled_entry_is_served_from_its_day_to_its_expiry(tmp_path, at) -> None:

@@ -5,24 +5,16 @@ working days."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 
 import pytest
 
-from kb import clock
 from kb.policies import Policies
 from kb.store import Entry, KnowledgeBase
 from kb.versions import EntryVersions, ReviewRefused, StaleVersion
 
 OLD, NEW = "您好，需要身份证和居住证。", "您好，需要身份证、居住证和近期照片一张。"
 
-
-@pytest.fixture
-def at(monkeypatch: pytest.MonkeyPatch):
-    def set_clock(text: str) -> None:
-        moment = datetime.fromisoformat(text).astimezone(clock.SHANGHAI)
-        monkeypatch.setattr(clock, "now", lambda: moment)
-    return set_clock
 
 
 @pytest.fixture

@@ -94,6 +94,22 @@ class BotClient:
         except BotUnavailable as error:
             log.warning("gap questions wait for the grouper: %s", error)
 
+    async def hit_test(self, question: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """What the bot would answer `question` with `entry` (a draft) published."""
+        return await self._post(f"{self.actions_url}/kb/hit-test",
+                                {"question": question, "entry": entry}, "the knowledge base",
+                                self.actions_headers)
+
+    async def kb_status(self) -> dict[str, Any]:
+        """The base's revision and the one the bot answers from (live_revision)."""
+        try:
+            response = await self.http.get(f"{self.actions_url}/kb/status",
+                                           headers=self.actions_headers)
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise BotUnavailable(f"the knowledge base did not answer ({error})") from None
+        return response.json()
+
     async def close(self) -> None:
         if self.recorder is not None:
             self.recorder.cancel()

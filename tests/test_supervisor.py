@@ -1,9 +1,12 @@
-"""`xiaoshen serve` supervises: a service killed with SIGKILL is restarted and the next
-question is answered; nothing is left running after SIGTERM; a taken port is refused with the
-process that holds it."""
+"""`xiaoshen serve` supervises: each service killed with SIGKILL is restarted and the next
+question is answered; one that keeps crashing makes it give up with exit code 1; nothing is
+left running or listening after it stops, however it stops; a taken port is refused in one
+line naming its holder; only the gateway may leave loopback; the internal ports refuse callers
+without their credential, and the token is never printed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,23 +14,32 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
 from tests.conftest import ROOT, free_port
+from tests.handoff.test_gateway import customer, say
 from xiaoshen import settings
 from xiaoshen.client import ask
 from xiaoshen.secrets import load_or_create
+from xiaoshen.supervisor import port_holder
 
 pytestmark = pytest.mark.stack
+QUESTION = "居住证签注要带什么材料"
 
 
-def private_env(stack_env: dict[str, str]) -> dict[str, str]:
+def private_env(stack_env: dict[str, str], **extra: str) -> dict[str, str]:
     """The stack's base and index, on ports of its own."""
     return {**os.environ, **stack_env, "XIAOSHEN_RASA_PORT": str(free_port()),
-            "XIAOSHEN_ACTIONS_PORT": str(free_port()), "XIAOSHEN_GATEWAY_PORT": str(free_port())}
+            "XIAOSHEN_ACTIONS_PORT": str(free_port()), "XIAOSHEN_GATEWAY_PORT": str(free_port()),
+            **extra}
+
+
+def ports(env: dict[str, str]) -> list[int]:
+    return [int(env[f"XIAOSHEN_{name}_PORT"]) for name in ("RASA", "ACTIONS", "GATEWAY")]
 
 
 def status(env: dict[str, str]) -> dict:
@@ -36,53 +48,149 @@ def status(env: dict[str, str]) -> dict:
     return json.loads(result.stdout)["services"]
 
 
-def test_a_killed_service_is_restarted_and_answers_again(stack, stack_env) -> None:
-    env = private_env(stack_env)
+def start_serve(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`xiaoshen serve`, ready (its stderr, Rasa's logs included, goes to `log`)."""
     process = subprocess.Popen([sys.executable, "-m", "xiaoshen.cli", "serve"], cwd=ROOT,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=env, stdout=subprocess.PIPE, stderr=log.open("w"),
                                text=True)
+    assert "小申已启动" in process.stdout.readline(), log.read_text("utf-8")[-3000:]
+    return process
+
+
+def events(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text("utf-8").splitlines()
+            if line.startswith('{"time"')]
+
+
+def processes_of(pids: list[int]) -> list[int]:
+    """The services and every process they started."""
+    return pids + [child.pid for pid in pids
+                   for child in psutil.Process(pid).children(recursive=True)]
+
+
+def leftovers(pids: list[int], ports: list[int], host: str = "127.0.0.1",
+              wait: float = 30.0) -> tuple[list[int], list[str]]:
+    """Processes still alive and ports still listened on, after up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        alive = [pid for pid in pids if psutil.pid_exists(pid)
+                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        held = [f"{port}: {holder}" for port in ports if (holder := port_holder(host, port))]
+        if not (alive or held) or time.monotonic() > deadline:
+            return alive, held
+        time.sleep(0.5)
+
+
+def answered_through_the_gateway(env: dict[str, str]) -> dict:
+    """A new citizen asks on the gateway's socket; the bot's reply."""
+    async def scenario() -> dict:
+        peer, session = await customer(f"http://127.0.0.1:{env['XIAOSHEN_GATEWAY_PORT']}")
+        await say(peer, session, QUESTION)
+        reply = await peer.next("bot_uttered", timeout=60)
+        await peer.client.disconnect()
+        return reply
+    return asyncio.run(scenario())
+
+
+def test_each_killed_service_is_restarted_and_the_next_question_is_answered(
+        stack_env, tmp_path) -> None:
+    env = private_env(stack_env)
+    log = tmp_path / "serve.log"
+    process = start_serve(env, log)
     try:
-        assert "小申已启动" in process.stdout.readline()
-        config = settings.load(env)
         before = status(env)
         assert all(s["up"] and s["pid"] for s in before.values())
         assert before["rasa"]["version"] == "3.6.21" and before["actions"]["restarts"] == 0
-        actions = before["actions"]["pid"]
-        os.killpg(actions, signal.SIGKILL)
-
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            now = status(env)["actions"]
-            if now["up"] and now["pid"] != actions:
-                break
-            time.sleep(0.5)
-        assert (now["up"], now["restarts"]) == (True, 1)
-        assert ask("居住证签注要带什么材料", config.url("rasa")).payload.outcome == "answered"
-        pids = [s["pid"] for s in status(env).values()]
-        children = [c.pid for pid in pids for c in psutil.Process(pid).children(recursive=True)]
+        pids = processes_of([s["pid"] for s in before.values()])
+        for name in ("gateway", "rasa", "actions"):
+            killed = status(env)[name]["pid"]
+            os.killpg(killed, signal.SIGKILL)
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                now = status(env)
+                if all(s["up"] for s in now.values()) and now[name]["pid"] != killed:
+                    break
+                time.sleep(0.5)
+            assert (now[name]["up"], now[name]["restarts"]) == (True, 1), name
+            reply = answered_through_the_gateway(env)
+            assert (reply["outcome"], reply["sender"]) == ("answered", "bot"), name
+            assert "居住证" in reply["text"]
+            pids += processes_of([now[name]["pid"]])
     finally:
         process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=60)
+        code = process.wait(timeout=90)
     assert code == 0
-    events = [json.loads(line) for line in process.stderr.read().splitlines()
-              if line.startswith('{"time"')]
-    assert {"start", "crash", "ready", "stop"} <= {e["event"] for e in events}
-    crash = next(e for e in events if e["event"] == "crash")
-    assert crash["service"] == "actions" and crash["exit_code"] == -9
-    assert not [pid for pid in pids + children if psutil.pid_exists(pid)
-                and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    logged = events(log)
+    crashes = [(e["service"], e["exit_code"]) for e in logged if e["event"] == "crash"]
+    assert crashes == [("gateway", -9), ("rasa", -9), ("actions", -9)]
+    assert {"start", "ready", "stop"} <= {e["event"] for e in logged}
+    assert [e["reason"] for e in logged if e["event"] == "stop"] == ["SIGTERM received"] * 3
+    assert leftovers(pids, ports(env)) == ([], [])
+    token = load_or_create(settings.load(env)).rasa_token
+    assert token not in log.read_text("utf-8") + process.stdout.read()
 
 
-def test_a_taken_port_is_refused_naming_its_holder(stack_env) -> None:
-    env = private_env(stack_env)
+def test_serve_gives_up_on_a_service_that_keeps_crashing(stack_env, tmp_path) -> None:
+    # A Rasa interpreter that exits at once: it crashes on every start.
+    env = private_env(stack_env, XIAOSHEN_RASA_PYTHON="/bin/false")
+    log = tmp_path / "serve.log"
+    with log.open("w") as stderr:
+        result = subprocess.run([sys.executable, "-m", "xiaoshen.cli", "serve"], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                timeout=180)
+    assert result.returncode == 1
+    lines = log.read_text("utf-8").splitlines()
+    assert lines[-1] == "Error: rasa keeps crashing (exit code 1); stopped everything"
+    logged = events(log)
+    assert [e["restart_in_seconds"] for e in logged
+            if e["event"] == "crash"] == [1.0, 2.0, 4.0, 8.0]
+    give_up = next(e for e in logged if e["event"] == "give_up")
+    assert (give_up["service"], give_up["reason"]) == ("rasa", "crashed 5 times in 120 s")
+    started = [e["pid"] for e in logged if e["event"] == "start"]
+    assert len(started) == 7  # three services, four restarts of Rasa
+    assert leftovers(started, ports(env)) == ([], [])
+
+
+@pytest.mark.parametrize(("stop", "gateway_host"), [(signal.SIGINT, "0.0.0.0"),
+                                                     (signal.SIGKILL, "")])
+def test_only_the_gateway_leaves_loopback_and_nothing_outlives_serve(
+        stack_env, tmp_path, stop: signal.Signals, gateway_host: str) -> None:
+    env = private_env(stack_env, XIAOSHEN_GATEWAY_HOST=gateway_host)
+    process = start_serve(env, tmp_path / "serve.log")
+    try:
+        services = status(env)
+        listening = {name: {c.laddr.ip for c in psutil.Process(s["pid"]).net_connections()
+                            if c.status == psutil.CONN_LISTEN}
+                     for name, s in services.items()}
+        pids = processes_of([s["pid"] for s in services.values()])
+    finally:
+        process.send_signal(stop)
+        code = process.wait(timeout=90)
+    assert listening == {"rasa": {"127.0.0.1"}, "actions": {"127.0.0.1"},
+                         "gateway": {gateway_host or "127.0.0.1"}}
+    assert code == (0 if stop == signal.SIGINT else -signal.SIGKILL)
+    assert leftovers(pids, ports(env), "0.0.0.0") == ([], [])
+    assert status(env) == {name: {**details, "up": False, "pid": None, "uptime_seconds": None,
+                                  "restarts": 0}
+                           for name, details in services.items()}
+
+
+@pytest.mark.parametrize(("held_on", "gateway_host"), [("127.0.0.1", ""),
+                                                       ("0.0.0.0", ""),
+                                                       ("127.0.0.1", "0.0.0.0")])
+def test_a_taken_port_is_refused_in_one_line_naming_its_holder(
+        stack_env, held_on: str, gateway_host: str) -> None:
+    env = private_env(stack_env, XIAOSHEN_GATEWAY_HOST=gateway_host)
+    port = env["XIAOSHEN_GATEWAY_PORT"]
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", int(env["XIAOSHEN_GATEWAY_PORT"])))
+        holder.bind((held_on, int(port)))
         holder.listen()
         result = subprocess.run([sys.executable, "-m", "xiaoshen.cli", "serve"], cwd=ROOT,
                                 env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert (f"port {env['XIAOSHEN_GATEWAY_PORT']} for gateway is taken by pid {os.getpid()}"
-            in result.stderr)
+    assert result.stderr.splitlines() == [
+        f"Error: port {port} for gateway is taken by pid {os.getpid()} "
+        f"({psutil.Process().name()}); stop it or choose another XIAOSHEN_GATEWAY_PORT"]
 
 
 def test_rasa_s_api_and_the_action_server_refuse_callers_without_the_secret(
@@ -90,13 +198,16 @@ def test_rasa_s_api_and_the_action_server_refuse_callers_without_the_secret(
     config = settings.load({**os.environ, **stack_env})
     events = f"{config.url('rasa')}/conversations/someone/tracker"
     assert httpx.get(events).status_code == 401
+    assert httpx.get(events, params={"token": "guess"}).status_code == 401
     token = load_or_create(config).rasa_token
     assert httpx.get(events, params={"token": token}).status_code == 200
     webhook = f"{config.url('actions')}/webhook"
     assert httpx.post(webhook, json={"next_action": "action_greet"}).status_code == 403
     assert httpx.post(f"{config.url('actions')}/kb/search", json={"query": "签注"},
                       headers={"x-xiaoshen-secret": "guess"}).status_code == 403
+    assert httpx.post(f"{config.url('actions')}/kb/search",
+                      json={"query": "签注"}).status_code == 403
     assert httpx.get(f"{config.url('actions')}/health").status_code == 200
-    assert ask("居住证签注要带什么材料", config.url("rasa")).payload.outcome == "answered"
+    assert ask(QUESTION, config.url("rasa")).payload.outcome == "answered"
     assert token not in subprocess.run(["ps", "axww", "-o", "args"], capture_output=True,
                                        text=True).stdout

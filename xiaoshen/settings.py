@@ -95,6 +95,9 @@ SETTINGS = (
     Setting("rasa_python", str(ROOT / ".venv-rasa" / "bin" / "python"),
             "Python 3.10 interpreter that has Rasa 3.6 installed"),
     Setting("host", "127.0.0.1", "interface the services listen on"),
+    Setting("gateway_host", "", "interface the gateway alone listens on (e.g. 0.0.0.0 in a "
+            "container); empty: XIAOSHEN_HOST. Rasa and the action server stay on "
+            "XIAOSHEN_HOST", _optional),
     Setting("rasa_port", "5005", "port of the Rasa server", _port),
     Setting("actions_port", "5055", "port of the action server", _port),
     Setting("gateway_port", "5080", "port of the gateway (browsers' Socket.IO and HTTP)", _port),
@@ -145,6 +148,7 @@ class Settings:
     rasa_model: Path
     rasa_python: str
     host: str
+    gateway_host: str
     rasa_port: int
     actions_port: int
     gateway_port: int
@@ -167,6 +171,10 @@ class Settings:
     def tracker_url(self) -> str:
         """Rasa's tracker store as an SQLAlchemy URL."""
         return self.tracker_store or f"sqlite:///{self.db.with_name('rasa-trackers.db')}"
+
+    def bind_host(self, service: str) -> str:
+        """The interface `service` listens on: only the gateway may face other machines."""
+        return (self.gateway_host if service == "gateway" else "") or self.host
 
     def url(self, service: str) -> str:
         """Base URL of `service` ("rasa", "actions" or "gateway")."""

@@ -36,7 +36,7 @@ def services(settings: Settings) -> list[Service]:
         ),
         Service(
             "gateway", settings.url("gateway"), "/health",
-            [sys.executable, "-m", "handoff.gateway", "--host", settings.host,
+            [sys.executable, "-m", "handoff.gateway", "--host", settings.bind_host("gateway"),
              "--port", str(settings.gateway_port)],
         ),
         Service(

@@ -10,6 +10,7 @@ masked); the services' pids, start times and restarts are kept in a state file t
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.metadata
 import json
 import os
@@ -35,6 +36,8 @@ CRASH_WINDOW = 120.0  # seconds: crashes counted towards giving up
 MAX_CRASHES = 5  # within the window: the service keeps crashing, stop everything
 STABLE_AFTER = 60.0  # seconds up after which the backoff starts again from the first step
 STOP_ORDER = ("gateway", "rasa", "actions")  # the front door closes first
+WILDCARD = ("0.0.0.0", "::")  # every interface
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
 
 
 def log_event(event: str, **fields: object) -> None:
@@ -45,7 +48,8 @@ def log_event(event: str, **fields: object) -> None:
 
 
 def port_holder(host: str, port: int) -> str | None:
-    """Who listens on the port already (\"pid 1234 (python3)\"), or None when it is free."""
+    """Who listens on the port of `host` already (\"pid 1234 (python3)\"), or None when it
+    is free. A wildcard address (0.0.0.0, ::) clashes with every interface's listener."""
     try:
         connections = psutil.net_connections(kind="inet")
     except psutil.AccessDenied:
@@ -53,7 +57,7 @@ def port_holder(host: str, port: int) -> str | None:
     for connection in connections:
         if (connection.status == psutil.CONN_LISTEN and connection.laddr
                 and connection.laddr.port == port
-                and connection.laddr.ip in (host, "0.0.0.0", "::", "127.0.0.1")):
+                and (host in WILDCARD or connection.laddr.ip in (host, *WILDCARD))):
             if connection.pid is None:
                 return "another process"
             try:
@@ -69,10 +73,13 @@ def state_path(settings: Settings) -> Path:
 
 
 def read_state(settings: Settings) -> dict[str, dict]:
+    """The running supervisor's services; nothing when no supervisor wrote it or it died."""
     try:
-        return json.loads(state_path(settings).read_text("utf-8"))
+        state = json.loads(state_path(settings).read_text("utf-8"))
     except (OSError, ValueError):
         return {}
+    supervisors = {known.get("supervisor_pid") for known in state.values()}
+    return state if all(psutil.pid_exists(pid) for pid in supervisors if pid) else {}
 
 
 def service_details(settings: Settings, health: dict[str, bool]) -> dict[str, dict]:
@@ -122,7 +129,7 @@ class Supervisor:
     def check_ports(self) -> None:
         for service in (r.service for r in self.running.values()):
             port = int(service.url.rsplit(":", 1)[1])
-            holder = port_holder(self.settings.host, port)
+            holder = port_holder(self.settings.bind_host(service.name), port)
             if holder:
                 raise StackFailed(f"port {port} for {service.name} is taken by {holder}; "
                                   f"stop it or choose another XIAOSHEN_{service.name.upper()}"
@@ -131,7 +138,8 @@ class Supervisor:
     def start(self, running: Running, reason: str) -> None:
         running.process = subprocess.Popen(running.service.command, cwd=ROOT,
                                            env=service_env(self.settings),
-                                           start_new_session=True)
+                                           start_new_session=True,
+                                           preexec_fn=stop_with(os.getpid()))
         running.started, running.started_at = time.monotonic(), clock.timestamp()
         running.restart_at = None
         log_event("start", service=running.service.name, pid=running.process.pid,
@@ -220,6 +228,19 @@ class Supervisor:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def stop_with(supervisor: int) -> Callable[[], None] | None:
+    """What a service runs before its program: ask Linux for SIGTERM when the supervisor
+    dies, even by SIGKILL, so no service outlives it (elsewhere: nothing)."""
+    if sys.platform != "linux":
+        return None
+
+    def ask_for_sigterm() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != supervisor:  # it died before the request was made
+            os.kill(os.getpid(), signal.SIGTERM)
+    return ask_for_sigterm
 
 
 def stop_group(process: subprocess.Popen, grace: float = 15.0) -> None:

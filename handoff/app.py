@@ -34,7 +34,7 @@ from handoff.notify import Notifier
 from handoff.seat import SeatNamespace
 from handoff.service_level import ServiceLevels, Sweeper
 from handoff.staff import Role, StaffDirectory
-from handoff.views import attachments, auth, gaps, pages
+from handoff.views import attachments, auth, entries, gaps, kb_live, pages, policies, review
 from kb.store import KnowledgeBase
 from xiaoshen.secrets import load_or_create
 from xiaoshen.settings import Settings
@@ -92,6 +92,22 @@ ROUTES: list[BaseRoute] = [
     route("/api/gaps/{task_id}", gaps.show, KNOWLEDGE),
     *(route(f"/api/gaps/{{task_id}}/{change.__name__}", change, KNOWLEDGE, ("POST",))
       for change in (gaps.answer, gaps.publish, gaps.reject, gaps.merge, gaps.assign)),
+    route("/kb", pages.page("entries.html"), PUBLIC),  # the pages log in themselves
+    route("/kb/review", pages.page("review.html"), PUBLIC),
+    route("/kb/policies", pages.page("policies.html"), PUBLIC),
+    route("/api/kb/entries", entries.list_entries, KNOWLEDGE),
+    route("/api/kb/entries", entries.create, KNOWLEDGE, ("POST",)),
+    route("/api/kb/entries/{entry_id}", entries.show, KNOWLEDGE),
+    route("/api/kb/entries/{entry_id}", entries.save, KNOWLEDGE, ("POST",)),
+    *(route(f"/api/kb/entries/{{entry_id}}/{move.__name__.rstrip('_')}", move, KNOWLEDGE,
+            ("POST",))
+      for move in (review.submit, review.withdraw, review.approve, review.return_,
+                   review.rollback)),
+    route("/api/kb/review", review.queue, KNOWLEDGE),
+    route("/api/kb/hit-test", kb_live.hit_test, KNOWLEDGE, ("POST",)),
+    route("/api/kb/status", kb_live.status, KNOWLEDGE),
+    route("/api/kb/policies", policies.list_policies, KNOWLEDGE),
+    route("/api/kb/policies", policies.add, KNOWLEDGE, ("POST",)),
     route("/static/vendor/socket.io.esm.min.js", vendor(SOCKET_IO_CLIENT), PUBLIC),
     route("/static/vendor/echarts.min.js", vendor(ECHARTS), PUBLIC),
     Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
@@ -132,7 +148,8 @@ def create_app(settings: Settings) -> Any:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(sweeper.run()), asyncio.create_task(seats.keep_alive())]
+        tasks = [asyncio.create_task(sweeper.run()), asyncio.create_task(seats.keep_alive()),
+                 asyncio.create_task(desk.relay.run())]
         yield
         for task in tasks:
             task.cancel()

@@ -25,8 +25,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def read_json(request: Request) -> Any:
-    body = await read_body(request, MAX_JSON_BYTES)
+async def read_json(request: Request, limit: int = MAX_JSON_BYTES) -> Any:
+    body = await read_body(request, limit)
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):

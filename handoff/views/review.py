@@ -1,0 +1,90 @@
+"""Review before publish over HTTP: the queue of changes waiting (with their source: import,
+console, gap task, seat candidate) and the moves of one change: submit (提交审核), withdraw,
+approve (通过, never by its author), return (退回, with a comment), and rollback (回滚) to an
+older published version. A move refused by the state of the change answers 409; an approval
+of a change made on a version no longer current answers 409 with the diff."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from handoff.errors import HttpError
+from handoff.views.body import read_json
+from handoff.views.entries import detail, entry_id_of, shown, stale_response, text, visible
+from handoff.views.gaps import field, kb_of, scope
+from kb.errors import EntryNotFound
+from kb.gap_tasks import GapTasks
+from kb.versions import EntryVersions, ReviewRefused, StaleVersion, Version
+
+
+async def queue(request: Request) -> JSONResponse:
+    """Changes in review of the login's department (a supervisor's: all, or ?department=),
+    the oldest first, each with its diff against the version the bot serves."""
+    kb = kb_of(request)
+    versions = EntryVersions(kb)
+    me = request.state.staff.name
+    changes = []
+    for change in versions.queue(scope(request)):
+        published = versions.current(change.entry_id)
+        changes.append({**shown(kb, change, published.entry if published else None),
+                        "own": change.author == me, "new": published is None})
+    return JSONResponse({"changes": changes})
+
+
+async def move(request: Request, act: Callable[[EntryVersions, str, int, str, dict[str, Any]],
+                                                Version]) -> JSONResponse:
+    """One move of a version of a visible entry, by the login; the entry as it is after, with
+    the base's revision (the bot serves the change once its live revision reaches it)."""
+    entry_id = visible(request, entry_id_of(request))["entry_id"]
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise HttpError(400, "请求内容应为 JSON 对象")
+    number = field(data, "version", int)
+    kb = kb_of(request)
+    try:
+        act(EntryVersions(kb), entry_id, number, request.state.staff.name, data)
+    except StaleVersion as error:
+        return stale_response(kb, error)
+    except EntryNotFound as error:
+        raise HttpError(404, str(error)) from None
+    except ReviewRefused as error:
+        raise HttpError(409, str(error)) from None
+    return JSONResponse({**detail(request, entry_id), "revision": kb.revision})
+
+
+async def submit(request: Request) -> JSONResponse:
+    return await move(request, lambda versions, entry_id, number, by, data:
+                      versions.submit(entry_id, number, by))
+
+
+async def withdraw(request: Request) -> JSONResponse:
+    return await move(request, lambda versions, entry_id, number, by, data:
+                      versions.withdraw(entry_id, number, by))
+
+
+def approved(versions: EntryVersions, entry_id: str, number: int, by: str,
+             data: dict[str, Any]) -> Version:
+    """Approve and publish; a gap task the entry answers closes with it."""
+    version = versions.approve(entry_id, number, by, text(data, "comment", 500))
+    GapTasks(versions.kb).close_published(by)
+    return version
+
+
+async def approve(request: Request) -> JSONResponse:
+    return await move(request, approved)
+
+
+async def return_(request: Request) -> JSONResponse:
+    return await move(request, lambda versions, entry_id, number, by, data:
+                      versions.return_(entry_id, number, by,
+                                       text(data, "comment", 500, required=True)))
+
+
+async def rollback(request: Request) -> JSONResponse:
+    return await move(request, lambda versions, entry_id, number, by, data:
+                      versions.rollback(entry_id, number, by,
+                                        text(data, "reason", 500, required=True)))

@@ -80,6 +80,13 @@ class ServiceClassifier:
         model = LinearSVC(C=REGULARISATION).fit(matrix, [labels[i] for i in chosen])
         return cls(model, features, names)
 
+    def knows(self, item_no: int) -> bool:
+        """Whether `item_no` is one of its classes: an entry of a service it was not trained
+        on cannot be patched in before the next full build (it would never be guessed)."""
+        if self.model is None:
+            return item_no in self.names
+        return item_no in self.model.classes_
+
     def guess(self, text: str, vector: np.ndarray) -> list[ServiceGuess]:
         """Every service, most likely first."""
         if self.model is None or self.features is None:

@@ -11,6 +11,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import bm25s
@@ -29,6 +30,7 @@ Weighted = tuple[list[tuple[str, str | None, float]], float]
 
 HNSW_FROM_ROWS = 50_000  # exact search below this size, graph search above it
 ENCODE_BATCH = 256
+LOOKUP_BATCH = 500  # texts per cache query (SQLite's bound-parameter limit is 999 on old builds)
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,7 @@ class EmbeddingCache:
                                       pk=("model", "text"))
 
     def encode(self, embedder: Embedder, texts: Sequence[str], progress: bool) -> np.ndarray:
-        known = {
-            row["text"]: np.frombuffer(row["vector"], dtype=np.float32)
-            for row in self.db["vectors"].rows_where("model = ?", [self.model])
-        }
+        known = self.known(texts)
         missing = sorted({text for text in texts if text not in known})
         batches = range(0, len(missing), ENCODE_BATCH)
         for start in tqdm(batches, desc="编码问句 encoding", disable=not progress or not missing):
@@ -68,6 +67,20 @@ class EmbeddingCache:
             )
             known.update(zip(chunk, vectors, strict=True))
         return np.vstack([known[text] for text in texts]).astype(np.float32)
+
+    def known(self, texts: Iterable[str]) -> dict[str, np.ndarray]:
+        """The cached vectors of `texts` (only those asked for: a patch of one entry reads a
+        handful of rows, not the whole cache)."""
+        wanted = sorted(set(texts))
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(wanted), LOOKUP_BATCH):
+            chunk = wanted[start : start + LOOKUP_BATCH]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT text, vector FROM vectors WHERE model = ? AND text IN ({marks})",
+                [self.model, *chunk])
+            found.update((text, np.frombuffer(vector, dtype=np.float32)) for text, vector in rows)
+        return found
 
 
 class HybridIndex:
@@ -116,9 +129,8 @@ class HybridIndex:
         documents: list[list[str]] = []
         for position, entry in enumerate(entries):
             row_entries += [position] * len(entry.questions)
-            row_tokens += [sorted(set(tokenize(question))) for question in entry.questions]
-            service = items[entry.item_no].name if entry.item_no in items else ""
-            documents.append(with_sounds(tokenize(" ".join([service, *entry.questions]))))
+            row_tokens += question_tokens(entry)
+            documents.append(document_of(entry, items))
         dense = _new_dense_index(vectors.shape[1], len(row_entries))
         if row_entries:
             dense.add(vectors)
@@ -133,15 +145,24 @@ class HybridIndex:
 
     # -- searching ------------------------------------------------------------------------
 
-    def search(self, query: str, query_vector: np.ndarray, k: int = 10) -> list[Hit]:
-        """The best `k` entries for `query`, merged from both retrievers."""
-        if not self.entry_ids:
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Each entry's position, by id."""
+        return {entry_id: position for position, entry_id in enumerate(self.entry_ids)}
+
+    def search(self, query: str, query_vector: np.ndarray, k: int = 10,
+               hidden: frozenset[int] = frozenset(), hidden_rows: int = 0) -> list[Hit]:
+        """The best `k` entries for `query`, merged from both retrievers; the entries at the
+        `hidden` positions (holding `hidden_rows` questions) are left out: a patch replaced
+        or removed them (kb/patch.py)."""
+        if len(hidden) >= len(self.entry_ids):
             return []
-        dense_scores = self._dense_scores(query_vector, k * 5)
+        dense_scores = self._dense_scores(query_vector, k * 5 + hidden_rows, hidden)
         tokens = tokenize(query)
-        candidates = set(dense_scores) | set(self._lexical_candidates(with_sounds(tokens), k * 2))
+        lexical = self._lexical_candidates(with_sounds(tokens), k * 2 + len(hidden))
+        candidates = (set(dense_scores) | set(lexical)) - hidden
         floor = min(dense_scores.values(), default=0.0)
-        weighted = self._weighted(tokens)
+        weighted = self.weighted(tokens)
         positions = sorted(candidates)
         recalls = self._recalls(set(with_sounds(tokens)), positions)
         hits = [
@@ -152,18 +173,18 @@ class HybridIndex:
                 # Mean of how much of the query the entry covers and how much of its best
                 # question the query covers: the first rejects a question naming a service
                 # the base lacks, the second keeps a long, rambling message naming the service.
-                lexical=(_covered(weighted, self.entry_tokens[position]) + recall) / 2,
+                lexical=(covered(weighted, self.entry_tokens[position]) + recall) / 2,
             )
             for position, recall in zip(positions, recalls, strict=True)
         ]
-        hits.sort(key=lambda hit: hit.dense + hit.lexical, reverse=True)
-        return hits[: k * 2]
+        return best_hits(hits, k)
 
-    def _dense_scores(self, query_vector: np.ndarray, rows: int) -> dict[int, float]:
+    def _dense_scores(self, query_vector: np.ndarray, rows: int,
+                      hidden: frozenset[int]) -> dict[int, float]:
         scores, found = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), rows)
         best: dict[int, float] = {}
         for score, row in zip(scores[0], found[0], strict=True):
-            if row < 0:
+            if row < 0 or self.row_entries[row] in hidden:
                 continue
             position = self.row_entries[row]
             best[position] = max(best.get(position, -1.0), float(score))
@@ -181,12 +202,12 @@ class HybridIndex:
             matching = matching[np.argpartition(scores[matching], -k)[-k:]]
         return [int(doc) for doc in matching]
 
-    def _idf(self, token: str) -> float:
+    def idf(self, token: str) -> float:
         # An unseen word weighs most: a question about a service the base lacks names it.
         return self._idfs.get(token, self._unseen_idf)
 
-    def _weighted(self, tokens: Iterable[str]) -> Weighted:
-        terms = [(token, sound(token), self._idf(token)) for token in set(tokens)]
+    def weighted(self, tokens: Iterable[str]) -> Weighted:
+        terms = [(token, sound(token), self.idf(token)) for token in set(tokens)]
         return terms, sum(idf for *_, idf in terms)
 
     def _build_row_weights(self) -> None:
@@ -198,7 +219,7 @@ class HybridIndex:
         values: list[float] = []
         starts = [0]
         for tokens in self.row_tokens:
-            weights = [self._idf(token) for token in tokens]
+            weights = [self.idf(token) for token in tokens]
             total = sum(weights) or 1.0
             for token, weight in zip(tokens, weights, strict=True):
                 if token not in self._vocabulary:
@@ -270,12 +291,23 @@ class HybridIndex:
         )
 
 
-def questions_of(entries: Iterable[Entry]) -> list[str]:
-    """Every entry's questions, standard first, in index row order."""
-    return [question for entry in entries for question in entry.questions]
+def best_hits(hits: list[Hit], k: int) -> list[Hit]:
+    """The `k * 2` best hits by the sum of both scores."""
+    return sorted(hits, key=lambda hit: hit.dense + hit.lexical, reverse=True)[: k * 2]
 
 
-def _covered(weighted: Weighted, found_in: set[str]) -> float:
+def document_of(entry: Entry, items: dict[int, Item]) -> list[str]:
+    """An entry as one lexical document: its service's name and its questions, tokenised."""
+    service = items[entry.item_no].name if entry.item_no in items else ""
+    return with_sounds(tokenize(" ".join([service, *entry.questions])))
+
+
+def question_tokens(entry: Entry) -> list[list[str]]:
+    """Each of an entry's questions as its sorted distinct tokens (one dense row each)."""
+    return [sorted(set(tokenize(question))) for question in entry.questions]
+
+
+def covered(weighted: Weighted, found_in: set[str]) -> float:
     """Share of the IDF mass of the terms found in `found_in`; a homophone counts 80%."""
     terms, total = weighted
     if not total:
@@ -283,6 +315,11 @@ def _covered(weighted: Weighted, found_in: set[str]) -> float:
     found = sum(idf if token in found_in else 0.8 * idf if heard in found_in else 0.0
                 for token, heard, idf in terms)
     return found / total
+
+
+def questions_of(entries: Iterable[Entry]) -> list[str]:
+    """Every entry's questions, standard first, in index row order."""
+    return [question for entry in entries for question in entry.questions]
 
 
 def _new_dense_index(dimension: int, rows: int) -> faiss.Index:

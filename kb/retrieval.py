@@ -7,6 +7,7 @@ pure `kb.decision.decide`.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -14,8 +15,8 @@ from kb.classifier import ServiceGuess
 from kb.decision import Candidate, Decision, Evidence, Thresholds, decide, rank
 from kb.embedder import Embedder
 from kb.reply import Outcome
-from kb.snapshot import LiveSnapshot
-from kb.store import Entry
+from kb.snapshot import Snapshot
+from kb.store import Entry, KnowledgeBase
 from nlu.normalize import normalize
 
 HITS_PER_QUERY = 20
@@ -24,10 +25,29 @@ HITS_PER_QUERY = 20
 VECTOR_CACHE = 4096  # short texts a conversation repeats: "收费吗", "退休", a pending question
 
 
+class Source(Protocol):
+    """Where the snapshot searched comes from: `LiveSnapshot`, or one `Pinned` snapshot."""
+
+    kb: KnowledgeBase
+
+    def current(self) -> Snapshot: ...
+
+
+class Pinned:
+    """One snapshot, never refreshed: what a hit test decides on."""
+
+    def __init__(self, kb: KnowledgeBase, snapshot: Snapshot) -> None:
+        self.kb = kb
+        self.snapshot = snapshot
+
+    def current(self) -> Snapshot:
+        return self.snapshot
+
+
 class Retriever:
     """Answers queries from the live entries of a knowledge base."""
 
-    def __init__(self, live: LiveSnapshot, embedder: Embedder,
+    def __init__(self, live: Source, embedder: Embedder,
                  thresholds: Thresholds | None = None) -> None:
         self.live = live
         self.kb = live.kb
@@ -36,6 +56,13 @@ class Retriever:
         # A follow-up embeds the message and the words beyond its topic: the embedding was
         # 40% of a turn, and the same short texts come again and again.
         self.vector = lru_cache(maxsize=VECTOR_CACHE)(self._encode)
+
+    def pinned(self, snapshot: Snapshot) -> Retriever:
+        """A retriever deciding on `snapshot` alone, as this one decides (same thresholds,
+        same query vectors)."""
+        other = Retriever(Pinned(self.kb, snapshot), self.embedder, self.thresholds)
+        other.vector = self.vector
+        return other
 
     def _encode(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])[0]

@@ -27,7 +27,7 @@ def answer_on(retriever, at, moment: str, timeout: float = 120.0) -> str | None:
     day = clock.today().isoformat()
     while True:
         decision = retriever.decision(QUESTION)
-        served = retriever.live._key and retriever.live._key[1] == day
+        served = retriever.live.key and retriever.live.key[1] == day
         if served or time.monotonic() > deadline:
             return decision.entry.entry_id if decision.entry else None
         time.sleep(0.2)

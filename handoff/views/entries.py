@@ -167,6 +167,7 @@ def detail(request: Request, entry_id: str) -> dict[str, Any]:
         return base.entry if base else None
     return {
         "entry_id": entry_id, "department": row["department"], "status": row["status"],
+        "today": clock.today().isoformat(),
         "current_version": row["version"], "latest_version": history[0].version if history
         else 0, "hits": hits(kb, [entry_id]).get(entry_id, 0), "hits_days": HITS_DAYS,
         "published": shown(kb, published, None) if published else None,

@@ -152,7 +152,8 @@ def test_serve_gives_up_on_a_service_that_keeps_crashing(stack_env, tmp_path) ->
 
 
 @pytest.mark.parametrize(("stop", "gateway_host"), [(signal.SIGINT, "0.0.0.0"),
-                                                     (signal.SIGKILL, "")])
+                                                     (signal.SIGKILL, "")],
+                         ids=["SIGINT-gateway-on-every-interface", "SIGKILL-all-on-loopback"])
 def test_only_the_gateway_leaves_loopback_and_nothing_outlives_serve(
         stack_env, tmp_path, stop: signal.Signals, gateway_host: str) -> None:
     env = private_env(stack_env, XIAOSHEN_GATEWAY_HOST=gateway_host)

@@ -8,13 +8,12 @@ import signal
 import subprocess
 import time
 
-import httpx
 import pytest
 
 from tests.conftest import ROOT, free_port
 from xiaoshen import settings
 from xiaoshen.client import ChatClient
-from xiaoshen.stack import service_env, services
+from xiaoshen.stack import is_healthy, service_env, services
 
 pytestmark = pytest.mark.stack
 
@@ -26,11 +25,8 @@ def start_rasa(config: settings.Settings) -> subprocess.Popen:
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{rasa.url}/status", timeout=2).json().get("model_file"):
-                return process
-        except (httpx.HTTPError, ValueError):
-            pass
+        if is_healthy(rasa):  # with Rasa's token: its API refuses callers without it
+            return process
         time.sleep(0.5)
     os.killpg(process.pid, signal.SIGKILL)
     raise AssertionError("Rasa did not start")

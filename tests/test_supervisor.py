@@ -1,8 +1,9 @@
 """`xiaoshen serve` supervises: each service killed with SIGKILL is restarted and the next
-question is answered; one that keeps crashing makes it give up with exit code 1; nothing is
-left running or listening after it stops, however it stops; a taken port is refused in one
-line naming its holder; only the gateway may leave loopback; the internal ports refuse callers
-without their credential, and the token is never printed."""
+question is answered, and SIGTERM answers the question in flight before stopping; one that
+keeps crashing makes it give up with exit code 1; nothing is left running or listening after
+it stops, however it stops; a taken port is refused in one line naming its holder; only the
+gateway may leave loopback; the internal ports refuse callers without their credential, and
+the token is never printed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -81,11 +83,14 @@ def leftovers(pids: list[int], ports: list[int], host: str = "127.0.0.1",
         time.sleep(0.5)
 
 
-def answered_through_the_gateway(env: dict[str, str]) -> dict:
-    """A new citizen asks on the gateway's socket; the bot's reply."""
+def answered_through_the_gateway(env: dict[str, str],
+                                 meanwhile: Callable[[], object] = lambda: None) -> dict:
+    """A new citizen asks on the gateway's socket (`meanwhile` runs as the question is in
+    flight); the bot's reply."""
     async def scenario() -> dict:
         peer, session = await customer(f"http://127.0.0.1:{env['XIAOSHEN_GATEWAY_PORT']}")
         await say(peer, session, QUESTION)
+        meanwhile()
         reply = await peer.next("bot_uttered", timeout=60)
         await peer.client.disconnect()
         return reply
@@ -116,6 +121,10 @@ def test_each_killed_service_is_restarted_and_the_next_question_is_answered(
             assert (reply["outcome"], reply["sender"]) == ("answered", "bot"), name
             assert "居住证" in reply["text"]
             pids += processes_of([now[name]["pid"]])
+        # SIGTERM drains: the question in flight is answered before the gateway stops.
+        drained = answered_through_the_gateway(
+            env, lambda: process.send_signal(signal.SIGTERM))
+        assert drained["outcome"] == "answered"
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=90)

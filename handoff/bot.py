@@ -1,5 +1,10 @@
 """The gateway's client of Rasa: its REST channel for bot turns, and its tracker API to record
-the human part of a conversation, so the bot's history stays whole."""
+the human part of a conversation, so the bot's history stays whole.
+
+A turn that Rasa does not answer within TURN_TIMEOUT seconds, or answers without the outcome
+payload every Xiaoshen reply carries, is BotUnavailable: with the action server down, Rasa 3.6
+logs "Failed to execute custom action" and replies `[]` (only the domain's own responses
+still come, and they carry their payload)."""
 
 from __future__ import annotations
 
@@ -16,15 +21,20 @@ from xiaoshen.secrets import SECRET_HEADER, Secrets
 log = logging.getLogger(__name__)
 
 
+TURN_TIMEOUT = 8.0  # seconds: a turn takes well under 1 s, a few under load (bench/)
+PROBE_TIMEOUT = 2.0  # seconds for a health check
+
+
 class BotUnavailable(Exception):
-    """Rasa did not answer."""
+    """Rasa, or the action server behind it, did not answer."""
 
 
 class BotClient:
     def __init__(self, rasa_url: str, actions_url: str = "", timeout: float = 30.0,
-                 secrets: Secrets | None = None) -> None:
+                 secrets: Secrets | None = None, turn_timeout: float = TURN_TIMEOUT) -> None:
         self.rasa_url = rasa_url
         self.actions_url = actions_url
+        self.turn_timeout = turn_timeout
         self.http = httpx.AsyncClient(timeout=timeout)
         # Rasa's tracker API wants its token; the action server its shared secret.
         self.rasa_params = {"token": secrets.rasa_token} if secrets else {}
@@ -36,18 +46,40 @@ class BotClient:
         self.background: set[asyncio.Task] = set()  # the loop keeps only weak references
 
     async def _post(self, url: str, body: dict[str, Any], what: str,
-                    headers: dict[str, str] | None = None) -> Any:
+                    headers: dict[str, str] | None = None,
+                    timeout: float | None = None) -> Any:
         try:
-            response = await self.http.post(url, json=body, headers=headers)
+            response = await self.http.post(url, json=body, headers=headers,
+                                            timeout=timeout or self.http.timeout)
             response.raise_for_status()
         except httpx.HTTPError as error:
-            raise BotUnavailable(f"{what} did not answer ({error})") from None
+            raise BotUnavailable(f"{what} did not answer ({error!r})") from None
         return response.json()
 
-    async def send(self, conversation_id: str, text: str) -> list[dict[str, Any]]:
-        """Rasa's messages for one customer message (text, buttons, custom payload)."""
-        return await self._post(f"{self.rasa_url}/webhooks/rest/webhook",
-                                {"sender": conversation_id, "message": text}, "Rasa")
+    async def send(self, conversation_id: str, text: str
+                   ) -> tuple[list[dict[str, Any]], ReplyPayload]:
+        """Rasa's messages for one customer message (text, buttons, custom payload) and
+        their outcome payload."""
+        replies = await self._post(f"{self.rasa_url}/webhooks/rest/webhook",
+                                   {"sender": conversation_id, "message": text}, "Rasa",
+                                   timeout=self.turn_timeout)
+        payload = payload_of(replies)
+        if payload is None:
+            raise BotUnavailable("the action server did not answer (a reply without payload)")
+        return replies, payload
+
+    async def healthy(self) -> bool:
+        """Whether Rasa has its model loaded and the action server is up."""
+        checks = ((f"{self.rasa_url}/status", self.rasa_params),
+                  (f"{self.actions_url}/health", {}))
+        try:
+            responses = await asyncio.gather(*(
+                self.http.get(url, params=params, timeout=PROBE_TIMEOUT)
+                for url, params in checks))
+            return all(r.status_code == 200 for r in responses) and bool(
+                responses[0].json().get("model_file"))
+        except (httpx.HTTPError, ValueError):
+            return False
 
     async def record(self, conversation_id: str, sender: str, text: str) -> None:
         """Queue a human-mode message for the Rasa tracker (written in the background)."""

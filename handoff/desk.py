@@ -13,11 +13,11 @@ import asyncio
 import logging
 import uuid
 from typing import Any
-from weakref import WeakValueDictionary
 
 from handoff.assignment import Assignment
 from handoff.attachments import Attachment
-from handoff.bot import BotClient, BotUnavailable, payload_of
+from handoff.backlog import Backlog
+from handoff.bot import BotClient
 from handoff.forbidden import forbidden_phrase
 from handoff.notify import Notifier
 from handoff.presence import Presence
@@ -33,9 +33,9 @@ from handoff.protocol import (
     SEAT_LOADS,
     TRANSFER_FLAG,
     TYPING,
-    Outcome,
     ProtocolError,
 )
+from handoff.relay import BotRelay
 from handoff.service_level import ServiceLevels
 from handoff.staff import Role, Staff, StaffDirectory
 from handoff.store import BOT, HUMAN, QUEUED, ConversationStore, Message
@@ -43,6 +43,7 @@ from kb import clock
 from kb.gaps import PLATFORM_DEPARTMENT, GapLog, Miss, MissReason
 from kb.ratings import LOW_RATING, Ratings
 from kb.store import Entry, KnowledgeBase
+from kb.turns import TurnLog
 from kb.versions import EntryVersions, Source
 from nlu.noise import why_not_a_question
 from nlu.privacy import mask_personal_data
@@ -56,7 +57,7 @@ AFTER_HOURS = ("现在是非工作时间（人工帮办服务时间为工作日 
                "业务部门将在 {opening} 开始上班后尽快答复您。")
 NO_ATTACHMENTS_FOR_BOT = "小申暂时看不懂图片和语音，请用文字描述您的问题，或发送“转人工”。"
 RATING_PROMPT = "本次人工服务已结束，请您对本次服务进行评价（1-5分，5分为非常满意）。"
-BOT_DOWN = "抱歉，小申暂时无法回复，请稍后再试，或发送“转人工”。"
+HANDING_OVER = "正在为您转接至{department}的人工帮办，请稍候。"
 SEAT_JOINED = "人工帮办已接入，请问有什么可以帮您？"
 SEAT_LOST = "坐席连接中断，正在为您重新转接人工帮办。"
 
@@ -75,10 +76,11 @@ class HelpDesk:
         self.presence = Presence(kb, liveness=3 * levels.heartbeat)
         self.assignment = Assignment(self.store, staff, self.presence)
         self.ratings = Ratings(kb)
-        # One bot turn at a time per conversation: a flood from one session waits behind
-        # itself, never in front of other customers.
-        # (Weak: a lock nobody waits on goes.)
-        self.turns: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        self.turns = TurnLog(kb)
+        # Bot turns, kept in the database while the bot cannot answer (its loop is started
+        # by the app: relay.run)
+        self.relay = BotRelay(bot, Backlog(self.store), notify, self._say, self.escalate,
+                              self._to_human)
         self.announcing: set[str] = set()  # departments whose queue will be told shortly
         self.background: set[asyncio.Task] = set()
 
@@ -88,14 +90,14 @@ class HelpDesk:
                             title: str | None = None) -> None:
         conversation = self.store.get(conversation_id)
         title = title or self._reply_title(conversation_id, text)
-        message = self.store.add(conversation_id, "customer", text,
-                                 extra={"title": title} if title else None)
-        await self.notify.echo(message)
+        extra = {"title": title} if title else None
         if conversation["mode"] == BOT:
-            lock = self.turns.setdefault(conversation_id, asyncio.Lock())
-            async with lock:
-                await self._bot_turn(conversation_id, text)
+            message = self.relay.backlog.keep(conversation_id, text, extra)
+            await self.notify.echo(message)
+            await self.relay.answer(message)
             return
+        message = self.store.add(conversation_id, "customer", text, extra=extra)
+        await self.notify.echo(message)
         # A human has it, or will: the bot stays silent; Rasa's history still gets the text.
         await self.bot.record(conversation_id, "customer", text)
         await self._to_seat(conversation, message)
@@ -149,24 +151,16 @@ class HelpDesk:
         self._own(seat, conversation_id)
         await self.notify.customer_page(conversation_id, TYPING, {"who": "seat"})
 
-    async def _bot_turn(self, conversation_id: str, text: str) -> None:
-        await self.notify.customer_page(conversation_id, TYPING, {"who": "bot"})
-        try:
-            replies = await self.bot.send(conversation_id, text)
-        except BotUnavailable as error:
-            log.warning("%s", error)
-            await self._say(conversation_id, "system", BOT_DOWN)
-            return
-        payload = payload_of(replies)
-        for reply in replies:
-            if reply.get("text"):
-                extra = {"buttons": reply.get("buttons") or [],
-                         "outcome": payload.outcome.value if payload else None,
-                         # the bot's best entries, which the seat sees in the history
-                         "candidates": payload.candidates[:3] if payload else []}
-                await self._say(conversation_id, "bot", reply["text"], extra=extra)
-        if payload and payload.outcome == Outcome.HANDOFF:
-            await self.escalate(conversation_id, payload.item_no)
+    async def _to_human(self, conversation_id: str) -> None:
+        """转人工 while the bot cannot answer: the desk hands over by itself, for the service
+        of the conversation's last bot turn; a seat reads the messages the bot did not."""
+        self.relay.backlog.drop(conversation_id)
+        item_no = next((turn["item_no"] for turn in reversed(
+            self.turns.of_conversation(conversation_id)) if turn["item_no"] is not None), None)
+        item = self.kb.item(item_no) if item_no is not None else None
+        await self._say(conversation_id, "system", HANDING_OVER.format(
+            department=item.department if item else PLATFORM_DEPARTMENT))
+        await self.escalate(conversation_id, item_no)
 
     async def _say(self, conversation_id: str, sender: str, text: str, author: str = "",
                    kind: str = "text", extra: dict[str, Any] | None = None) -> Message:
@@ -334,8 +328,7 @@ class HelpDesk:
         count = self.store.transfer(conversation_id, seat.name, destination)
         if count is None:
             raise ProtocolError("这不是您正在接待的会话")
-        await self._say(conversation_id, "system",
-                        f"正在为您转接至{destination}的人工帮办，请稍候。")
+        await self._say(conversation_id, "system", HANDING_OVER.format(department=destination))
         if count > MAX_TRANSFERS:
             await self.notify.supervisors(TRANSFER_FLAG, self.chat(conversation_id))
         if target and self.assignment.to_seat(conversation_id, target):

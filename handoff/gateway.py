@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its URLs carry Rasa's token
     settings = settings_module.load()
     # X-Forwarded-For only from the proxies named: anyone else could choose their address
     # and escape the limits per address.

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 11  # 1: ad hoc tables; 2: declared here; 3: turns; 4-9: the help desk;
+SCHEMA_VERSION = 12  # 1: ad hoc tables; 2: declared here; 3: turns; 4-9: the help desk;
 # 10: grouped gap tasks (the one-row-per-miss `gaps` table became gap_questions);
-# 11: entry versions with their review, and policies
+# 11: entry versions with their review, and policies; 12: messages held for the bot
 
 
 class SchemaTooNew(Exception):
@@ -152,7 +152,8 @@ TABLES: dict[str, Table] = {
         {"id": str, "mode": str, "department": str, "item_no": int, "seat": str,
          "created_at": str, "escalated_at": str, "first_reply_at": str, "ended_at": str,
          "resolution": str, "transfers": int, "after_hours": int, "warned_at": str,
-         "breached_at": str, "rated_at": str, "last_message_at": str},
+         "breached_at": str, "rated_at": str, "last_message_at": str,
+         "recovering_since": str},
         pk="id", not_null=frozenset({"mode", "created_at"}),
         indexes=(("mode", "department"),), defaults={"transfers": 0},
     ),
@@ -163,6 +164,18 @@ TABLES: dict[str, Table] = {
         pk="id", not_null=frozenset({"conversation_id", "sender", "kind", "created_at"}),
         foreign_keys=(("conversation_id", "conversations", "id"),),
         indexes=(("conversation_id", "id"),),
+    ),
+    # Citizens' messages waiting for the bot: every bot-mode message from its arrival until
+    # its answer is stored (so neither a gateway restart nor a bot outage loses it). due_at
+    # (epoch seconds): when a gateway may next try it (later while one is trying it).
+    # conversations.recovering_since: when the conversation was told the bot is recovering
+    # (once per outage; cleared when its held messages are answered).
+    "held_messages": Table(
+        {"message_id": int, "conversation_id": str, "held_at": str, "due_at": float,
+         "attempts": int},
+        pk="message_id", not_null=frozenset({"conversation_id", "held_at", "due_at"}),
+        foreign_keys=(("message_id", "messages", "id"),),
+        indexes=(("due_at",), ("conversation_id", "message_id")), defaults={"attempts": 0},
     ),
     # Images and voice messages; the files live on disk (`path`, named by their hash).
     "attachments": Table(

@@ -88,3 +88,18 @@ def test_ratings_are_checked_and_typed(memory_kb: KnowledgeBase) -> None:
         ratings.record("c1", 6)
     [row] = ratings.of_conversation("c1")
     assert (row["level"], row["item_no"]) == (4, 15)
+
+
+def test_version_11_conversations_gain_the_bot_backlog(tmp_path) -> None:
+    """Schema 12: messages held for the bot, and when a conversation was told it recovers."""
+    path = tmp_path / "v11.db"
+    old = sqlite_utils.Database(sqlite3.connect(path))
+    old["conversations"].insert({"id": "c1", "mode": "bot",
+                                 "created_at": "2026-12-01T10:00:00+08:00"}, pk="id")
+    old.execute("PRAGMA user_version = 11")
+    old.conn.close()
+    kb = KnowledgeBase(path)
+    assert kb.db["conversations"].get("c1")["recovering_since"] is None
+    assert column_types(kb.db, "held_messages") == {
+        "message_id": "INTEGER", "conversation_id": "TEXT", "held_at": "TEXT",
+        "due_at": "REAL", "attempts": "INTEGER"}

@@ -206,18 +206,26 @@ def test_a_taken_port_is_refused_in_one_line_naming_its_holder(
 def test_rasa_s_api_and_the_action_server_refuse_callers_without_the_secret(
         stack, stack_env) -> None:
     config = settings.load({**os.environ, **stack_env})
-    events = f"{config.url('rasa')}/conversations/someone/tracker"
-    assert httpx.get(events).status_code == 401
-    assert httpx.get(events, params={"token": "guess"}).status_code == 401
+    rasa, actions = config.url("rasa"), config.url("actions")
     token = load_or_create(config).rasa_token
-    assert httpx.get(events, params={"token": token}).status_code == 200
-    webhook = f"{config.url('actions')}/webhook"
-    assert httpx.post(webhook, json={"next_action": "action_greet"}).status_code == 403
-    assert httpx.post(f"{config.url('actions')}/kb/search", json={"query": "签注"},
-                      headers={"x-xiaoshen-secret": "guess"}).status_code == 403
-    assert httpx.post(f"{config.url('actions')}/kb/search",
-                      json={"query": "签注"}).status_code == 403
-    assert httpx.get(f"{config.url('actions')}/health").status_code == 200
-    assert ask(QUESTION, config.url("rasa")).payload.outcome == "answered"
+    tracker = f"{rasa}/conversations/someone/tracker"
+    for guess in ({}, {"token": "guess"}):
+        assert httpx.get(tracker, params=guess).status_code == 401
+        assert httpx.post(f"{tracker}/events", params=guess,
+                          json={"event": "slot", "name": "item_no", "value": 1}).status_code == 401
+        assert httpx.post(f"{rasa}/model/parse", params=guess,
+                          json={"text": "你好"}).status_code == 401
+    assert httpx.get(tracker, params={"token": token}).status_code == 200
+    for guess in ({}, {"x-xiaoshen-secret": "guess"}):
+        assert httpx.post(f"{actions}/webhook", json={"next_action": "action_greet"},
+                          headers=guess).status_code == 403
+        assert httpx.post(f"{actions}/webhook?token=guess",
+                          json={"next_action": "action_greet"}).status_code == 403
+        assert httpx.get(f"{actions}/actions", headers=guess).status_code == 403
+        assert httpx.post(f"{actions}/kb/search", json={"query": "签注"},
+                          headers=guess).status_code == 403
+        assert httpx.post(f"{actions}/gaps/place", json={}, headers=guess).status_code == 403
+    assert httpx.get(f"{actions}/health").status_code == 200
+    assert ask(QUESTION, rasa).payload.outcome == "answered"
     assert token not in subprocess.run(["ps", "axww", "-o", "args"], capture_output=True,
                                        text=True).stdout

@@ -167,3 +167,14 @@ def test_a_seat_is_turned_away(browser, gateway, stack_env, path) -> None:
     page = kb_page(browser, gateway, path, person(stack_env, "agent", "市公安局"), DESKTOP)
     expect(page.get_by_role("heading", name="无权使用本页面")).to_be_visible()
     expect(page.get_by_role("main")).to_be_hidden()
+
+
+def test_the_gap_tasks_and_the_kb_pages_link_each_other(browser, gateway, stack_env) -> None:
+    page = kb_page(browser, gateway, "/gaps", person(stack_env, "supervisor"), DESKTOP)
+    expect(page.get_by_role("list", name="任务列表")).to_be_visible()
+    page.get_by_role("navigation", name="知识库页面").get_by_role("link", name="知识条目").click()
+    expect(page.get_by_role("list", name="条目列表").get_by_role("listitem").first).to_be_visible()
+    expect(page.get_by_role("link", name="知识条目")).to_have_attribute("aria-current", "page")
+    page.get_by_role("link", name="知识缺口").click()
+    expect(page.get_by_role("list", name="任务列表")).to_be_visible()
+    page.screenshot(path="/tmp/kbpages-gaps-nav-1366.png")

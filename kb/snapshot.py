@@ -169,6 +169,17 @@ def patch(full: Snapshot, changed: Sequence[Entry], removed: frozenset[str],
                     entries)
 
 
+def recognised(patched: Snapshot) -> bool:
+    """Whether the classifier kept by a patch places each patched entry's standard question
+    in the entry's service. When it does not (a question unlike any it was trained on), the
+    bot would not answer with the entry before the classifier is retrained: such a publish
+    is live when the full build lands, not before."""
+    index = patched.index
+    assert isinstance(index, PatchedIndex)
+    return all(patched.services.guess(entry.question, vectors[0])[0].item_no == entry.item_no
+               for entry, vectors in zip(index.entries, index.vectors, strict=True))
+
+
 class LiveSnapshot:
     """The snapshot for the base's current revision and today's effective entries.
 
@@ -290,11 +301,11 @@ class LiveSnapshot:
         if not changed and not removed and key[0] == served.key[0]:
             self._swap_in(replace(served, key=key), served)  # a new day changed nothing
             return
-        if (not changed and not removed) or not self._patchable(served.full, changed, removed):
+        patched = self._patched(kb, served.full, changed, removed)
+        if patched is None:
             self._unpatchable = key  # services or catalogue changed, or too much: rebuild
-        elif not self._swap_in(Served(
-                patch(served.full, changed, removed, kb.items(), self.embedder, self._cache()),
-                served.full, tuple(changed), removed, key, clock.timestamp()), served):
+        elif not self._swap_in(Served(patched, served.full, tuple(changed), removed, key,
+                                      clock.timestamp()), served):
             self._patch_wanted.set()  # a full build landed meanwhile: patch that one
             return
         self._build_wanted.set()
@@ -307,12 +318,10 @@ class LiveSnapshot:
         full = self._load_or_build(kb, key)
         latest = key_of(kb)
         changed, removed = changes(full.entries, kb.live_entries(day_of(latest)))
-        if latest != key and (changed or removed) and self._patchable(full, changed, removed):
-            # Publishes during the build: served patched into it, and folded in by one more.
-            new = Served(patch(full, changed, removed, kb.items(), self.embedder, self._cache()),
-                         full, tuple(changed), removed, latest, clock.timestamp())
-        else:
-            new = Served.whole(full, key)
+        # Publishes during the build: served patched into it, and folded in by one more.
+        patched = self._patched(kb, full, changed, removed) if latest != key else None
+        new = (Served(patched, full, tuple(changed), removed, latest, clock.timestamp())
+               if patched else Served.whole(full, key))
         now_served = self._served
         assert now_served is not None
         if new.key[0] >= now_served.key[0]:
@@ -320,10 +329,16 @@ class LiveSnapshot:
         if latest != key:
             self._build_wanted.set()
 
-    @staticmethod
-    def _patchable(full: Snapshot, changed: list[Entry], removed: frozenset[str]) -> bool:
-        return (len(changed) + len(removed) <= INCREMENTAL_LIMIT
-                and all(full.services.knows(entry.item_no) for entry in changed))
+    def _patched(self, kb: KnowledgeBase, full: Snapshot, changed: list[Entry],
+                 removed: frozenset[str]) -> Snapshot | None:
+        """`full` with the changes patched in, or None when they must wait for a full build:
+        none to entries (services or the catalogue changed), too many, or an entry the kept
+        classifier cannot place."""
+        if ((not changed and not removed) or len(changed) + len(removed) > INCREMENTAL_LIMIT
+                or not all(full.services.knows(entry.item_no) for entry in changed)):
+            return None
+        patched = patch(full, changed, removed, kb.items(), self.embedder, self._cache())
+        return patched if recognised(patched) else None
 
     def _swap_in(self, new: Served, over: Served) -> bool:
         """Serve `new`, made when `over` was served, unless another full build was swapped

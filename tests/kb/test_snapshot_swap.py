@@ -168,3 +168,19 @@ def test_a_draft_is_tested_without_changing_what_is_served(retriever) -> None:
     assert (tested.entry.entry_id, tested.entry.answer) == (ENTRY, draft.answer)
     assert live.current() is served
     assert answer(retriever) == retriever.kb.get(ENTRY).answer
+
+
+def test_an_entry_the_kept_classifier_cannot_place_is_live_with_the_full_build(
+        retriever, gate) -> None:
+    opened, started = gate
+    live, kb = retriever.live, retriever.kb
+    meal = Entry("00-meal", 0, "社区长者食堂的助餐补贴怎么申领", "向街道社区事务受理服务中心申领。",
+                 ["老人在社区食堂吃饭的补贴怎么申请"])
+    kb.upsert_entries([meal], updated_by="测试")
+    time.sleep(snapshot.CHECK_EVERY)
+    until(lambda: started, live.current)  # the patch lane has passed it to the build lane
+    assert live.key[0] < kb.revision and live.building
+    assert answer(retriever, meal.question) != meal.answer
+    opened.set()
+    until(lambda: live.key[0] == kb.revision, live.current)
+    assert answer(retriever, meal.question) == meal.answer

@@ -53,11 +53,7 @@ class ActionAnswerQuestion(Action):
                     response="utter_empty_message",
                     json_message=ReplyPayload.of(Outcome.FALLBACK).as_dict())
                 return []
-            if is_legal_matter(question):
-                # The intent model can mistake "投诉办居住证的窗口" for a service question.
-                decision = Decision(Outcome.OUT_OF_SCOPE)
-            else:
-                decision = self.follower.decide(question, context)
+            decision = decide_question(self.follower, question, context)
         log.info("%s → %s %.3f", mask_personal_data(question)[:80], decision.outcome,
                  decision.score)
         entry = decision.entry
@@ -126,6 +122,14 @@ class ActionAnswerQuestion(Action):
                                  json_message=payload.as_dict())
         return [SlotSet("offered_human", True), SlotSet("pending_question", None),
                 SlotSet("offered_items", None), SlotSet("item_no", None)]
+
+
+def decide_question(follower: Follower, question: str, context: Context) -> Decision:
+    """The decision on a typed question (the hit test asks it too, of a draft's snapshot)."""
+    if is_legal_matter(question):
+        # The intent model can mistake "投诉办居住证的窗口" for a service question.
+        return Decision(Outcome.OUT_OF_SCOPE)
+    return follower.decide(question, context)
 
 
 def chosen_item(tracker: Tracker) -> int | None:

@@ -21,10 +21,11 @@ from actions.auth import require_secret
 from actions.confirm import ActionAffirm, ActionDeny
 from actions.feedback import ActionRecordFeedback
 from actions.handoff import ActionRequestHuman
-from actions.kb_api import add_gap_route, add_search_route
+from actions.kb_api import add_gap_route, add_live_routes, add_search_route
 from actions.rating import ActionRecordRating
 from actions.services import Services
 from actions.smalltalk import ActionChitchat, ActionGreet
+from kb.snapshot import LiveSnapshot
 from xiaoshen import settings
 from xiaoshen.app import open_retriever
 from xiaoshen.secrets import load_or_create
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
                    or load_or_create(settings.load()).actions_secret)
     add_search_route(app, retriever)
     add_gap_route(app, services.grouper)
+    assert isinstance(retriever.live, LiveSnapshot)
+    add_live_routes(app, retriever, retriever.live)
     app.prepare(host=args.host, port=args.port, single_process=True, motd=False,
                 access_log=False)
     Sanic.serve_single(app)

@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from kb import clock
 from kb.io import import_items, import_seed
 from kb.store import KnowledgeBase
 from xiaoshen import settings
+from xiaoshen.secrets import SECRET_HEADER, load_or_create
 
 ROOT = settings.ROOT
 SEED = ROOT / "kb" / "seed"
@@ -83,6 +85,19 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def stack_settings(stack_env: dict[str, str]) -> settings.Settings:
     return settings.load({**os.environ, **stack_env})
+
+
+def wait_until_live(config: settings.Settings, revision: int, timeout: float = 60.0) -> None:
+    """Wait until the action server answers from `revision` of the base or a later one (a
+    publish is live within seconds, not at once: what its page waits for too)."""
+    headers = {SECRET_HEADER: load_or_create(config).actions_secret}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = httpx.get(config.url("actions") + "/kb/status", headers=headers, timeout=5)
+        if status.json()["live_revision"] >= revision:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"revision {revision} not live after {timeout} s")
 
 
 @pytest.fixture(scope="session")

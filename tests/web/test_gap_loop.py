@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from kb.gap_tasks import GapTasks
 from kb.store import KnowledgeBase
+from tests.conftest import wait_until_live
 from tests.web.test_browser import ask, browser, gateway, phone, shared_browser  # noqa: F401
 
 pytestmark = pytest.mark.stack
@@ -38,7 +39,7 @@ def bot_says(page, text: str) -> str:
 
 
 def test_a_miss_becomes_a_task_and_its_published_answer_serves_the_next_asker(
-        browser, gateway, stack_env) -> None:  # noqa: F811
+        browser, gateway, stack_env, stack_settings) -> None:  # noqa: F811
     kb = KnowledgeBase(stack_env["XIAOSHEN_DB"])
     first = phone(browser, gateway)
     assert "转人工" in bot_says(first, "社区长者食堂的助餐补贴怎么申领")
@@ -57,6 +58,7 @@ def test_a_miss_becomes_a_task_and_its_published_answer_serves_the_next_asker(
     tasks = GapTasks(kb)
     answered = tasks.answer(task["id"], ANSWER, "maintainer", task["version"], item_no=0)
     assert tasks.publish(task["id"], "reviewer", answered["version"]) == [task["id"]]
+    wait_until_live(stack_settings, kb.revision)
 
     third = phone(browser, gateway)
     assert ANSWER in bot_says(third, "社区长者食堂吃饭的补贴要怎么申请")

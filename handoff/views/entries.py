@@ -20,7 +20,7 @@ from handoff.views.gaps import field, kb_of, scope
 from kb import clock
 from kb.errors import EntryNotFound, InvalidEntry
 from kb.store import Entry, KnowledgeBase, entry_from_row
-from kb.versions import EntryVersions, StaleVersion, Version, diff
+from kb.versions import FIELD_NAMES, EntryVersions, StaleVersion, Version, diff
 
 HITS_DAYS = 30  # the bot's hits are counted over this many Shanghai days, today included
 MAX_LISTED = 200
@@ -37,6 +37,7 @@ STATUS_CLAUSES = {
     "in_review": ("p.review = 'in_review'", 0), "returned": ("p.review = 'returned'", 0),
 }
 EDITABLE = ("published", "retired")  # what a change may make an entry: served, or withdrawn
+NAMES = {**FIELD_NAMES, "reason": "原因", "comment": "审核意见"}  # fields, for errors
 
 
 # -- who may see and change what -----------------------------------------------------------
@@ -136,16 +137,16 @@ async def list_entries(request: Request) -> JSONResponse:
     where, args = list_filter(request)
     query = ("FROM entries AS e LEFT JOIN entry_versions AS p ON p.entry_id = e.entry_id AND "
              f"p.review IN ('draft', 'in_review', 'returned') WHERE {where}")
-    total = kb.db.execute(f"SELECT count(*) {query}", args).fetchone()[0]
     rows = list(kb.db.query(
         "SELECT e.entry_id, e.item_no, e.department, e.question, e.status, e.version, "
         "e.effective_from, e.effective_to, e.updated_by, e.updated_at, p.version AS "
         f"pending_version, p.review AS pending_review, p.author AS pending_author {query} "
-        "ORDER BY e.item_no, e.entry_id LIMIT ?", [*args, MAX_LISTED]))
+        "ORDER BY e.item_no, e.entry_id LIMIT ?", [*args, MAX_LISTED + 1]))
+    more, rows = len(rows) > MAX_LISTED, rows[:MAX_LISTED]
     counted = hits(kb, [row["entry_id"] for row in rows])
     items = kb.items()
     return JSONResponse({
-        "total": total, "hits_days": HITS_DAYS, "today": clock.today().isoformat(),
+        "more": more, "hits_days": HITS_DAYS, "today": clock.today().isoformat(),
         "entries": [{**row, "service": items[row["item_no"]].name if row["item_no"] in items
                      else None, "hits": counted.get(row["entry_id"], 0)} for row in rows]})
 
@@ -186,22 +187,28 @@ async def show(request: Request) -> JSONResponse:
 
 
 def text(data: dict[str, Any], name: str, limit: int, required: bool = False) -> str:
-    value = (field(data, name, str, required=required) or "").strip()
-    if len(value) > limit:
-        raise HttpError(400, f"{name} 不能超过 {limit} 字")
-    return value
+    """A text field of the request, stripped; refused in words when too long, or missing
+    and `required`."""
+    value = data.get(name)
+    if (value is None and not required) or isinstance(value, str):
+        value = (value or "").strip()
+        if len(value) <= limit:
+            return value
+    raise HttpError(400, f"{NAMES.get(name, name)}应为不超过 {limit} 字的文字")
 
 
 def entry_of(request: Request, data: dict[str, Any], entry_id: str) -> Entry:
     """The edited entry in the request, checked (the library checks the rest)."""
-    similar = field(data, "similar_questions", list, required=False) or []
-    if len(similar) > MAX_SIMILAR or not all(isinstance(q, str) and len(q) <= 200
-                                             for q in similar):
+    similar = data.get("similar_questions") or []
+    if not isinstance(similar, list) or len(similar) > MAX_SIMILAR or not all(
+            isinstance(q, str) and len(q) <= 200 for q in similar):
         raise HttpError(400, f"相似问法最多 {MAX_SIMILAR} 条，每条不超过 200 字")
     status = field(data, "status", str, required=False) or "published"
     if status not in EDITABLE:
         raise HttpError(400, "状态应为 published（上线）或 retired（下线）")
-    item_no = field(data, "item_no", int)
+    item_no = data.get("item_no")
+    if not isinstance(item_no, int) or isinstance(item_no, bool):
+        raise HttpError(400, "请选择所属事项")
     check_item(request, item_no)
     dates = {name: text(data, name, 10) or None for name in ("effective_from", "effective_to")}
     if dates["effective_from"] and dates["effective_to"] and (

@@ -20,19 +20,22 @@ from kb.errors import EntryNotFound
 from kb.gap_tasks import GapTasks
 from kb.versions import EntryVersions, ReviewRefused, StaleVersion, Version
 
+MAX_SHOWN = 100  # the oldest changes waiting, with their diffs
+
 
 async def queue(request: Request) -> JSONResponse:
     """Changes in review of the login's department (a supervisor's: all, or ?department=),
-    the oldest first, each with its diff against the version the bot serves."""
+    the oldest MAX_SHOWN first, each with its diff against the version the bot serves, and
+    how many wait in all."""
     kb = kb_of(request)
     versions = EntryVersions(kb)
     me = request.state.staff.name
-    changes = []
-    for change in versions.queue(scope(request)):
+    changes, waiting = [], versions.queue(scope(request))
+    for change in waiting[:MAX_SHOWN]:
         published = versions.current(change.entry_id)
         changes.append({**shown(kb, change, published.entry if published else None),
                         "own": change.author == me, "new": published is None})
-    return JSONResponse({"changes": changes})
+    return JSONResponse({"changes": changes, "total": len(waiting)})
 
 
 async def move(request: Request, act: Callable[[EntryVersions, str, int, str, dict[str, Any]],

@@ -85,17 +85,20 @@ def test_a_maintainer_lists_their_department_with_the_bots_hits(gateway, staff, 
     turns.record(f"hits-{tag}-c", "书画班怎么报名", "fallback")
 
     listed = maintainer.get("/api/kb/entries", params={"q": f"书画班{tag}"}).json()
-    assert listed["total"] == 1 and listed["hits_days"] == 30
+    assert listed["more"] is False and listed["hits_days"] == 30
     assert [(e["entry_id"], e["hits"], e["status"]) for e in listed["entries"]] == [
         (entry_id, 2, "published")]
     everything = maintainer.get("/api/kb/entries").json()["entries"]
     assert {e["department"] for e in everything} == {PLATFORM}
     police = client(gateway, staff, "maintainer", POLICE)
-    assert police.get("/api/kb/entries", params={"q": f"书画班{tag}"}).json()["total"] == 0
+    assert police.get("/api/kb/entries", params={"q": f"书画班{tag}"}).json()["entries"] == []
     assert police.get(f"/api/kb/entries/{entry_id}").status_code == 404
     supervisor = client(gateway, staff, "supervisor")
-    assert supervisor.get("/api/kb/entries", params={
-        "department": POLICE, "item_no": 3, "status": "published"}).json()["total"] > 0
+    found = supervisor.get("/api/kb/entries", params={
+        "department": POLICE, "item_no": 3, "status": "published"}).json()["entries"]
+    assert found and {(e["department"], e["item_no"]) for e in found} == {(POLICE, 3)}
+    everyone = supervisor.get("/api/kb/entries").json()  # the seed's 290 and more
+    assert (everyone["more"], len(everyone["entries"])) == (True, 200)
     bad = maintainer.get("/api/kb/entries", params={"status": "gone"})
     assert bad.status_code == 400 and "状态" in bad.json()["error"]
 
@@ -197,7 +200,9 @@ def test_bad_edits_are_refused_plainly(gateway, staff) -> None:
              (draft("x", item_no=999), 400, "未知的事项"),
              (draft("x", effective_from="2026-12-31", effective_to="2026-12-01"), 400, "失效日期"),
              (draft("x", effective_from="12/31"), 400, "日期"),
-             (draft("x", similar_questions="不是列表"), 400, "similar_questions")]
+             (draft("x", similar_questions="不是列表"), 400, "相似问法"),
+             (draft("x", item_no="0"), 400, "请选择所属事项"),
+             (draft("x", question="问" * 201), 400, "标准问题应为不超过 200 字")]
     for body, status, words in cases:
         response = maintainer.post("/api/kb/entries", json=body)
         assert (response.status_code, words in response.json()["error"]) == (status, True), body

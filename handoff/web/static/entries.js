@@ -30,9 +30,8 @@ async function loadEntries() {
   const { ok, body } = await api(`/api/kb/entries?${listQuery()}`);
   if (!ok) { setStatus(body.error || "条目列表加载失败", "error"); return; }
   page.days = body.hits_days;
-  const shownCount = body.entries.length < body.total
-    ? `显示前 ${body.entries.length} 条，共 ${body.total} 条` : `${body.total} 条`;
-  $("list-count").textContent = shownCount;
+  $("list-count").textContent = body.more
+    ? `前 ${body.entries.length} 条（更多请搜索或筛选）` : `${body.entries.length} 条`;
   $("entry-list").replaceChildren(...body.entries.map((entry) => entryItem(entry, body.today)));
 }
 

@@ -40,7 +40,7 @@ function card(policy) {
   };
   fact("文号", policy.doc_number || "—");
   fact("生效日期", policy.effective_on);
-  fact("口径须审核发布于", `${policy.ready_by} 前${policy.provisional ? "（暂定）" : ""}`);
+  fact("口径最迟审核发布日", `${policy.ready_by}${policy.provisional ? "（暂定）" : ""}`);
   fact("涉及部门", policy.departments.join("、") || "—");
   li.append(facts);
   li.append(element("p", `受影响的事项：${policy.services.map((s) => s.name).join("、") || "未指定"}`,
@@ -78,7 +78,7 @@ $("add-policy").addEventListener("submit", async (event) => {
   const { ok, body } = await api("/api/kb/policies", { method: "POST", data });
   if (!ok) { setStatus(body.error || "添加未完成，请稍后再试", "error"); return; }
   $("add-policy").reset();
-  notice(`已添加政策：${body.title}（${body.effective_on} 生效，口径须于 ${body.ready_by} 前审核发布）`);
+  notice(`已添加政策：${body.title}（${body.effective_on} 生效，口径最迟于 ${body.ready_by} 审核发布）`);
   loadPolicies();
 });
 

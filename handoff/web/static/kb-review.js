@@ -14,7 +14,8 @@ async function loadQueue() {
   const { ok, body } = await api(`/api/kb/review${department
     ? `?department=${encodeURIComponent(department)}` : ""}`);
   if (!ok) { setStatus(body.error || "审核队列加载失败", "error"); return; }
-  $("queue-count").textContent = `${body.changes.length} 项`;
+  $("queue-count").textContent = body.total > body.changes.length
+    ? `共 ${body.total} 项，先显示最早的 ${body.changes.length} 项` : `${body.total} 项`;
   $("queue").replaceChildren(...body.changes.map(card));
 }
 

@@ -108,6 +108,7 @@ ROUTES: list[BaseRoute] = [
     route("/api/kb/status", kb_live.status, KNOWLEDGE),
     route("/api/kb/policies", policies.list_policies, KNOWLEDGE),
     route("/api/kb/policies", policies.add, KNOWLEDGE, ("POST",)),
+    route("/api/kb/policies/{policy_id}/entries", policies.link, KNOWLEDGE, ("POST",)),
     route("/static/vendor/socket.io.esm.min.js", vendor(SOCKET_IO_CLIENT), PUBLIC),
     route("/static/vendor/echarts.min.js", vendor(ECHARTS), PUBLIC),
     Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),

@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -132,7 +133,9 @@ def list_filter(request: Request) -> tuple[str, list[Any]]:
     return " AND ".join(where), args
 
 
-async def list_entries(request: Request) -> JSONResponse:
+def listing(request: Request) -> dict[str, Any]:
+    """The first MAX_LISTED entries that match, by service, with their pending change and
+    the bot's hits."""
     kb = kb_of(request)
     where, args = list_filter(request)
     query = ("FROM entries AS e LEFT JOIN entry_versions AS p ON p.entry_id = e.entry_id AND "
@@ -145,10 +148,14 @@ async def list_entries(request: Request) -> JSONResponse:
     more, rows = len(rows) > MAX_LISTED, rows[:MAX_LISTED]
     counted = hits(kb, [row["entry_id"] for row in rows])
     items = kb.items()
-    return JSONResponse({
-        "more": more, "hits_days": HITS_DAYS, "today": clock.today().isoformat(),
-        "entries": [{**row, "service": items[row["item_no"]].name if row["item_no"] in items
-                     else None, "hits": counted.get(row["entry_id"], 0)} for row in rows]})
+    return {"more": more, "hits_days": HITS_DAYS, "today": clock.today().isoformat(),
+            "entries": [{**row, "service": items[row["item_no"]].name if row["item_no"] in items
+                         else None, "hits": counted.get(row["entry_id"], 0)} for row in rows]}
+
+
+async def list_entries(request: Request) -> JSONResponse:
+    # In a thread: counting the hits reads a month of turns, the chats must not wait for it.
+    return JSONResponse(await run_in_threadpool(listing, request))
 
 
 # -- one entry -----------------------------------------------------------------------------
@@ -183,7 +190,7 @@ def detail(request: Request, entry_id: str) -> dict[str, Any]:
 
 
 async def show(request: Request) -> JSONResponse:
-    return JSONResponse(detail(request, entry_id_of(request)))
+    return JSONResponse(await run_in_threadpool(detail, request, entry_id_of(request)))
 
 
 def text(data: dict[str, Any], name: str, limit: int, required: bool = False) -> str:
@@ -246,7 +253,8 @@ async def write(request: Request, entry_id: str, new: bool) -> JSONResponse:
         raise HttpError(404, str(error)) from None
     except InvalidEntry as error:
         raise HttpError(400, str(error)) from None
-    return JSONResponse(detail(request, entry_id), status_code=201 if new else 200)
+    return JSONResponse(await run_in_threadpool(detail, request, entry_id),
+                        status_code=201 if new else 200)
 
 
 async def save(request: Request) -> JSONResponse:

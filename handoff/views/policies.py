@@ -1,6 +1,7 @@
 """Policies (政策文件) over HTTP: the upcoming ones (or all) with what they still lack and
 whether they are flagged, of the login's department (a supervisor's: every department's, or
-?department=); adding one with its services and the entries that implement it."""
+?department=); adding one with its services and the entries that implement it, and linking
+more entries later. Another department's policy answers 404."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from starlette.responses import JSONResponse
 
 from handoff.errors import HttpError
 from handoff.views.body import read_json
-from handoff.views.entries import check_item, visible
+from handoff.views.entries import check_item
+from handoff.views.entries import visible as visible_entry
 from handoff.views.gaps import field, kb_of, scope
-from kb.policies import InvalidPolicy, Policies, PolicyStatus
+from kb.policies import InvalidPolicy, Policies, PolicyNotFound, PolicyStatus
 
 MAX_LINKED = 100
 
@@ -55,7 +57,7 @@ async def add(request: Request) -> JSONResponse:
     for item_no in item_nos:
         check_item(request, item_no)
     for entry_id in entry_ids:
-        visible(request, entry_id)
+        visible_entry(request, entry_id)
     if not item_nos and not entry_ids:
         raise HttpError(400, "请至少选择一个受影响的事项或条目")
     try:
@@ -66,3 +68,32 @@ async def add(request: Request) -> JSONResponse:
     except InvalidPolicy as error:
         raise HttpError(400, str(error)) from None
     return JSONResponse(shown(request, policy), status_code=201)
+
+
+def visible(request: Request) -> PolicyStatus:
+    text = request.path_params["policy_id"]
+    try:
+        policy = Policies(kb_of(request)).get(int(text)) if text.isdigit() and len(
+            text) <= 12 else None
+    except PolicyNotFound:
+        policy = None
+    department = scope(request)
+    if policy is None or (department and department not in policy.departments):
+        raise HttpError(404, "没有这个政策")
+    return policy
+
+
+async def link(request: Request) -> JSONResponse:
+    """Name more entries that implement the policy."""
+    policy = visible(request)
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise HttpError(400, "请求内容应为 JSON 对象")
+    entry_ids = numbers(data, "entry_ids", str)
+    if not entry_ids:
+        raise HttpError(400, "请填写要关联的条目编号")
+    for entry_id in entry_ids:
+        visible_entry(request, entry_id)
+    policies = Policies(kb_of(request))
+    policies.link(policy.id, entry_ids)
+    return JSONResponse(shown(request, policies.get(policy.id)))

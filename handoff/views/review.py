@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -23,19 +24,23 @@ from kb.versions import EntryVersions, ReviewRefused, StaleVersion, Version
 MAX_SHOWN = 100  # the oldest changes waiting, with their diffs
 
 
-async def queue(request: Request) -> JSONResponse:
+def waiting(request: Request) -> dict[str, Any]:
     """Changes in review of the login's department (a supervisor's: all, or ?department=),
     the oldest MAX_SHOWN first, each with its diff against the version the bot serves, and
     how many wait in all."""
     kb = kb_of(request)
     versions = EntryVersions(kb)
     me = request.state.staff.name
-    changes, waiting = [], versions.queue(scope(request))
-    for change in waiting[:MAX_SHOWN]:
+    changes, pending = [], versions.queue(scope(request))
+    for change in pending[:MAX_SHOWN]:
         published = versions.current(change.entry_id)
         changes.append({**shown(kb, change, published.entry if published else None),
                         "own": change.author == me, "new": published is None})
-    return JSONResponse({"changes": changes, "total": len(waiting)})
+    return {"changes": changes, "total": len(pending)}
+
+
+async def queue(request: Request) -> JSONResponse:
+    return JSONResponse(await run_in_threadpool(waiting, request))
 
 
 async def move(request: Request, act: Callable[[EntryVersions, str, int, str, dict[str, Any]],
@@ -56,7 +61,8 @@ async def move(request: Request, act: Callable[[EntryVersions, str, int, str, di
         raise HttpError(404, str(error)) from None
     except ReviewRefused as error:
         raise HttpError(409, str(error)) from None
-    return JSONResponse({**detail(request, entry_id), "revision": kb.revision})
+    return JSONResponse({**await run_in_threadpool(detail, request, entry_id),
+                         "revision": kb.revision})
 
 
 async def submit(request: Request) -> JSONResponse:

@@ -223,18 +223,26 @@ def test_policies_with_what_they_lack(gateway, staff) -> None:
     waiting = maintainer.post("/api/kb/policies", json={
         "title": f"{title}二", "effective_on": "2099-07-01", "item_nos": [0]}).json()
     assert waiting["lacking"] == ["尚未关联任何条目", "事项 0 还没有实施该政策的条目"]
+    link = f"/api/kb/policies/{waiting['id']}/entries"
+    linked = maintainer.post(link, json={"entry_ids": [entry["entry_id"]]})
+    assert linked.status_code == 200, linked.text
+    assert (linked.json()["lacking"], linked.json()["entries"][0]["state"]) == ([], "ready")
 
     listed = maintainer.get("/api/kb/policies").json()["policies"]
     assert {title, f"{title}二"} <= {p["title"] for p in listed}
     police = client(gateway, staff, "maintainer", POLICE)
     assert title not in {p["title"] for p in police.get("/api/kb/policies").json()["policies"]}
+    assert police.post(link, json={"entry_ids": ["03-materials"]}).status_code == 404
+    assert maintainer.post(link, json={"entry_ids": ["03-materials"]}).status_code == 404
+    assert maintainer.post("/api/kb/policies/999999/entries", json={
+        "entry_ids": [entry["entry_id"]]}).status_code == 404
     refused = police.post("/api/kb/policies", json={
         "title": "别的部门", "effective_on": "2099-07-01", "item_nos": [0]})
     assert refused.status_code == 403
     assert maintainer.post("/api/kb/policies", json={
         "title": "x", "effective_on": "明天", "item_nos": [0]}).status_code == 400
     in_entry = maintainer.get(f"/api/kb/entries/{entry['entry_id']}").json()["policies"]
-    assert [p["title"] for p in in_entry] == [title]
+    assert [p["title"] for p in in_entry] == [title, f"{title}二"]
 
 
 def test_the_hit_test_answers_with_the_draft_and_the_status_is_live(gateway, staff, kb

@@ -64,8 +64,37 @@ function card(policy) {
     for (const text of policy.lacking) lacking.append(element("li", text));
     li.append(lacking);
   }
+  li.append(linkForm(policy));
   return li;
 }
+
+// Name more entries that implement the policy.
+function linkForm(policy) {
+  const form = element("form", undefined, "inline-form link-form");
+  const id = `link-${policy.id}`;
+  const label = element("label", "关联条目编号");
+  label.htmlFor = id;
+  const row = element("div", undefined, "row");
+  const input = element("input");
+  input.id = id;
+  input.maxLength = 1000;
+  input.placeholder = "如：03-materials";
+  const button = element("button", "关联", "secondary");
+  button.type = "submit";
+  row.append(input, button);
+  form.append(label, row);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { ok, body } = await api(`/api/kb/policies/${policy.id}/entries`, {
+      method: "POST", data: { entry_ids: entryIds(input.value) } });
+    if (!ok) { setStatus(body.error || "关联未完成，请稍后再试", "error"); return; }
+    notice(`已关联到政策：${body.title}`);
+    loadPolicies();
+  });
+  return form;
+}
+
+const entryIds = (text) => text.split(/[\s,，、]+/).filter(Boolean);
 
 $("add-policy").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -73,7 +102,7 @@ $("add-policy").addEventListener("submit", async (event) => {
     title: $("policy-title").value, doc_number: $("policy-number").value,
     effective_on: $("policy-effective").value,
     item_nos: [...$("policy-items").selectedOptions].map((option) => Number(option.value)),
-    entry_ids: $("policy-entries").value.split(/[\s,，、]+/).filter(Boolean),
+    entry_ids: entryIds($("policy-entries").value),
   };
   const { ok, body } = await api("/api/kb/policies", { method: "POST", data });
   if (!ok) { setStatus(body.error || "添加未完成，请稍后再试", "error"); return; }

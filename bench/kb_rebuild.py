@@ -5,14 +5,18 @@ beside the usual band with no rebuild. Prints; asserts nothing.
 The base is the seed's entries plus synthetic ones up to each size (as bench/kb_search.py
 makes them: seed questions recombined, their vectors real seed embeddings plus noise); the
 questions asked are the dev set's, embedded by the real model. Everything runs in this one
-process as in the action server: the questions on this thread, the lanes in theirs.
-    .venv/bin/python bench/kb_rebuild.py [--sizes 1000 100000] [--publishes 3]
+process as in the action server: the questions on this thread, the lanes in theirs. With
+--real, (a) on a copy of the configured base (XIAOSHEN_DB, its index and vectors) instead.
+    .venv/bin/python bench/kb_rebuild.py [--sizes 1000 100000] [--publishes 3] [--real]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -92,6 +96,7 @@ def publish_to_live(retriever: Retriever, number: int) -> tuple[float, float]:
     entry_id, question = PUBLISHED
     kb = retriever.kb
     wording = f"{kb.get(entry_id).answer}（第{number}次修订）"
+    retriever.decision(question)  # its vector cached, as a question asked before
     time.sleep(CHECK_EVERY)  # the bot's next look at the base is the one after the publish
     start = time.perf_counter()
     kb.upsert_entries([replace(kb.get(entry_id), answer=wording)], updated_by="bench")
@@ -120,13 +125,39 @@ def during_rebuild(retriever: Retriever, questions: list[str]) -> tuple[list[flo
     return timings, errors, time.perf_counter() - start
 
 
+def real_base(config: settings.Settings, publishes: int) -> None:
+    """(a) on a copy of the configured base, with the configured embedder."""
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        with sqlite3.connect(config.db) as src, sqlite3.connect(home / "kb.db") as dst:
+            src.backup(dst)
+        if config.index_dir.is_dir():
+            shutil.copytree(config.index_dir, home / "index")
+        vectors = config.index_dir.with_name("index-vectors.db")
+        if vectors.is_file():
+            shutil.copy(vectors, home / "index-vectors.db")
+        retriever = open_retriever(settings.load({**os.environ,
+                                                  "XIAOSHEN_DB": str(home / "kb.db"),
+                                                  "XIAOSHEN_INDEX_DIR": str(home / "index")}))
+        retriever.live.current()
+        print(f"real base ({retriever.kb.stats()['entries']} entries, {config.embedder})")
+        for number in range(1, publishes + 1):
+            seconds, slowest = publish_to_live(retriever, number)
+            print(f"    publish {number} → live: {seconds:6.2f} s  "
+                  f"(slowest question meanwhile {slowest:6.1f} ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 100000])
     parser.add_argument("--publishes", type=int, default=3)
     parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--real", action="store_true", help="(a) on the configured base")
     args = parser.parse_args()
     config = settings.load()
+    if args.real:
+        real_base(config, args.publishes)
+        return
     real = open_retriever(config).embedder
     limit_threads()  # as in the action server: one thread for torch and FAISS
     lines = (ROOT / "eval" / "devset.jsonl").read_text("utf-8").splitlines()

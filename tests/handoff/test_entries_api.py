@@ -103,6 +103,28 @@ def test_a_maintainer_lists_their_department_with_the_bots_hits(gateway, staff, 
     assert bad.status_code == 400 and "状态" in bad.json()["error"]
 
 
+def test_scheduled_and_retired_entries_are_told_apart(gateway, staff) -> None:
+    maintainer = client(gateway, staff, "maintainer", PLATFORM)
+    reviewer = client(gateway, staff, "supervisor")
+    tag = uuid.uuid4().hex[:6]
+    later = maintainer.post("/api/kb/entries", json=draft(
+        tag, effective_from="2099-01-01", effective_to="2099-12-31", submit=True)).json()
+    reviewer.post(f"/api/kb/entries/{later['entry_id']}/approve",
+                  json={"version": later["pending"]["version"]})
+    gone = approved_entry(maintainer, reviewer, f"{tag}下线")
+    retired = maintainer.post(f"/api/kb/entries/{gone['entry_id']}", json=edited(
+        gone, status="retired", reason="事项取消", submit=True)).json()
+    reviewer.post(f"/api/kb/entries/{gone['entry_id']}/approve",
+                  json={"version": retired["pending"]["version"]})
+
+    def listed(status: str) -> list[str]:
+        return [e["entry_id"] for e in maintainer.get("/api/kb/entries", params={
+            "q": f"书画班{tag}", "status": status}).json()["entries"]]
+    assert listed("scheduled") == [later["entry_id"]]
+    assert listed("retired") == [gone["entry_id"]]
+    assert listed("published") == []
+
+
 def test_a_stale_save_is_refused_with_the_diff(gateway, staff) -> None:
     first = client(gateway, staff, "maintainer", PLATFORM)
     second = client(gateway, staff, "maintainer", PLATFORM)

@@ -22,6 +22,7 @@ staff = test_gateway.staff
 pytestmark = pytest.mark.stack
 PLATFORM = "一网通办平台"  # item 0's department
 POLICE = "市公安局"  # items 3, 4, …
+SUBJECT = "古籍修复志愿者"
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +31,11 @@ def kb(stack_env) -> KnowledgeBase:
 
 
 def draft(tag: str, **changes: Any) -> dict[str, Any]:
-    """An entry of item 0 about a subject no other test asks the bot about."""
-    return {"item_no": 0, "topic": "faq", "question": f"社区书画班{tag}怎么报名？",
-            "similar_questions": [f"书画班{tag}在哪报名"], "reason": "新增",
-            "answer": f"社区书画班{tag}请在街道社区事务受理服务中心报名。", **changes}
+    """An entry of item 0 about a subject no other test asks the bot about (published, it is
+    served to the whole stack's tests)."""
+    return {"item_no": 0, "topic": "faq", "question": f"{SUBJECT}{tag}如何报名？",
+            "similar_questions": [f"{SUBJECT}{tag}报名入口"], "reason": "新增",
+            "answer": f"{SUBJECT}{tag}请在区图书馆官网报名。", **changes}
 
 
 def edited(entry: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -81,17 +83,17 @@ def test_a_maintainer_lists_their_department_with_the_bots_hits(gateway, staff, 
     entry_id = approved_entry(maintainer, client(gateway, staff, "supervisor"), tag)["entry_id"]
     turns = TurnLog(kb)
     for conversation in ("a", "b"):
-        turns.record(f"hits-{tag}-{conversation}", "书画班怎么报名", "answered", 0, entry_id)
-    turns.record(f"hits-{tag}-c", "书画班怎么报名", "fallback")
+        turns.record(f"hits-{tag}-{conversation}", f"{SUBJECT}如何报名", "answered", 0, entry_id)
+    turns.record(f"hits-{tag}-c", f"{SUBJECT}如何报名", "fallback")
 
-    listed = maintainer.get("/api/kb/entries", params={"q": f"书画班{tag}"}).json()
+    listed = maintainer.get("/api/kb/entries", params={"q": f"{SUBJECT}{tag}"}).json()
     assert listed["more"] is False and listed["hits_days"] == 30
     assert [(e["entry_id"], e["hits"], e["status"]) for e in listed["entries"]] == [
         (entry_id, 2, "published")]
     everything = maintainer.get("/api/kb/entries").json()["entries"]
     assert {e["department"] for e in everything} == {PLATFORM}
     police = client(gateway, staff, "maintainer", POLICE)
-    assert police.get("/api/kb/entries", params={"q": f"书画班{tag}"}).json()["entries"] == []
+    assert police.get("/api/kb/entries", params={"q": f"{SUBJECT}{tag}"}).json()["entries"] == []
     assert police.get(f"/api/kb/entries/{entry_id}").status_code == 404
     supervisor = client(gateway, staff, "supervisor")
     found = supervisor.get("/api/kb/entries", params={
@@ -119,7 +121,7 @@ def test_scheduled_and_retired_entries_are_told_apart(gateway, staff) -> None:
 
     def listed(status: str) -> list[str]:
         return [e["entry_id"] for e in maintainer.get("/api/kb/entries", params={
-            "q": f"书画班{tag}", "status": status}).json()["entries"]]
+            "q": f"{SUBJECT}{tag}", "status": status}).json()["entries"]]
     assert listed("scheduled") == [later["entry_id"]]
     assert listed("retired") == [gone["entry_id"]]
     assert listed("published") == []
@@ -234,7 +236,7 @@ def test_policies_with_what_they_lack(gateway, staff) -> None:
     maintainer = client(gateway, staff, "maintainer", PLATFORM)
     entry = approved_entry(maintainer, client(gateway, staff, "supervisor"),
                            uuid.uuid4().hex[:6])
-    title = f"书画班报名调整{uuid.uuid4().hex[:4]}"
+    title = f"{SUBJECT}招募调整{uuid.uuid4().hex[:4]}"
     added = maintainer.post("/api/kb/policies", json={
         "title": title, "doc_number": "杨府办发〔2099〕8号", "effective_on": "2099-06-22",
         "item_nos": [0], "entry_ids": [entry["entry_id"]]})

@@ -44,14 +44,16 @@ class Backlog:
             "SELECT 1 FROM held_messages WHERE conversation_id = ? AND message_id < ? LIMIT 1",
             [message.conversation_id, message.id]).fetchone() is not None
 
-    def waiting(self, conversation_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM held_messages WHERE conversation_id = ? LIMIT 1",
-                               [conversation_id]).fetchone() is not None
-
     def release(self, message_id: int, delay: float = 0.0, failed: bool = True) -> None:
         """Let any gateway try the message again after `delay` seconds."""
         self.db.execute("UPDATE held_messages SET due_at = ?, attempts = attempts + ? "
                         "WHERE message_id = ?", [time.time() + delay, int(failed), message_id])
+        self.db.conn.commit()
+
+    def extend(self, message_id: int) -> None:
+        """Keep the claim on a message whose try is still under way."""
+        self.db.execute("UPDATE held_messages SET due_at = ? WHERE message_id = ?",
+                        [time.time() + self.claim_seconds, message_id])
         self.db.conn.commit()
 
     def due_conversations(self, limit: int = 100) -> list[str]:

@@ -1,10 +1,11 @@
 """The gateway's client of Rasa: its REST channel for bot turns, and its tracker API to record
 the human part of a conversation, so the bot's history stays whole.
 
-A turn that Rasa does not answer within TURN_TIMEOUT seconds, or answers without the outcome
+A turn that Rasa does not answer within REPLY_LIMIT seconds, or answers without the outcome
 payload every Xiaoshen reply carries, is BotUnavailable: with the action server down, Rasa 3.6
 logs "Failed to execute custom action" and replies `[]` (only the domain's own responses
-still come, and they carry their payload)."""
+still come, and they carry their payload). A turn slower than TURN_TIMEOUT counts as an outage
+for the citizen (handoff/relay.py), while its reply is still awaited."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 
 TURN_TIMEOUT = 8.0  # seconds: a turn takes well under 1 s, a few under load (bench/)
+REPLY_LIMIT = 60.0  # seconds a slow turn's reply is awaited before the turn is tried again
 PROBE_TIMEOUT = 2.0  # seconds for a health check
 
 
@@ -62,7 +64,7 @@ class BotClient:
         their outcome payload."""
         replies = await self._post(f"{self.rasa_url}/webhooks/rest/webhook",
                                    {"sender": conversation_id, "message": text}, "Rasa",
-                                   timeout=self.turn_timeout)
+                                   timeout=REPLY_LIMIT)
         payload = payload_of(replies)
         if payload is None:
             raise BotUnavailable("the action server did not answer (a reply without payload)")
@@ -109,7 +111,7 @@ class BotClient:
         """Entries with their answer wording, from the action server's knowledge base."""
         found = await self._post(f"{self.actions_url}/kb/search",
                                  {"query": query, "item_no": item_no}, "the knowledge base",
-                                 self.actions_headers)
+                                 self.actions_headers, self.turn_timeout)
         return found["candidates"]
 
     def place_gaps(self) -> None:

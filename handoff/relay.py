@@ -1,11 +1,14 @@
 """Bot turns through the gateway, kept when the bot cannot answer.
 
 Every bot-mode message is stored with its hold (handoff/backlog.py) and tried at once. When
-Rasa or the action server does not answer (handoff/bot.py: down, slower than its turn
-timeout, or a reply without payload), the message stays held, the conversation is told once
-per outage that Xiaoshen is recovering, and later messages of that conversation queue behind
-it. A loop probes the bot's health with backoff and, once it is back, answers each
-conversation's held messages in order, once. A request for a human made meanwhile goes
+Rasa or the action server does not answer (handoff/bot.py: down, or a reply without payload)
+the message stays held, the conversation is told once per outage that Xiaoshen is
+recovering, and later messages of that conversation queue behind it. A turn slower than the
+turn timeout is told the same at that moment, but its reply is still awaited (sent again, it
+would only double the work of a bot that is overloaded). While the bot is down, new messages
+of every conversation are held at once. A loop probes the bot's health with backoff and,
+once it is back, answers each conversation's held messages in order, once, a few
+conversations at a time. A request for a human made meanwhile goes
 straight to a seat (the desk escalates without the bot), and the seat reads what was held.
 """
 
@@ -56,12 +59,12 @@ class BotRelay:
     def _lock(self, conversation_id: str) -> asyncio.Lock:
         return self.locks.setdefault(conversation_id, asyncio.Lock())
 
-    def waiting(self, conversation_id: str) -> bool:
-        """Whether the conversation's messages would be held now."""
-        return self.down or self.backlog.waiting(conversation_id)
-
     async def answer(self, message: Message) -> None:
         """A customer's message in a bot-mode conversation, stored with its hold."""
+        if message.body.strip() in ASKS_FOR_HUMAN and (
+                self.down or self.backlog.earlier(message)):
+            await self.to_human(message.conversation_id)  # not behind the turns that wait
+            return
         async with self._lock(message.conversation_id):
             if self.down or self.backlog.earlier(message):
                 await self._hold(message, failed=False)
@@ -71,17 +74,38 @@ class BotRelay:
     async def _try(self, message: Message) -> bool:
         conversation_id = message.conversation_id
         await self.notify.customer_page(conversation_id, TYPING, {"who": "bot"})
+        turn = asyncio.ensure_future(self.bot.send(conversation_id, message.body))
         try:
-            replies, payload = await self.bot.send(conversation_id, message.body)
+            try:
+                replies, payload = await asyncio.wait_for(asyncio.shield(turn),
+                                                          self.bot.turn_timeout)
+            except TimeoutError:
+                self._went_down()
+                if message.body.strip() in ASKS_FOR_HUMAN:  # a seat now, not the bot's reply
+                    turn.add_done_callback(lambda done: done.exception())
+                    await self.to_human(conversation_id)
+                    return True
+                log.warning("message %s: the bot is slow; still waiting", message.id)
+                await self._tell(conversation_id)
+                replies, payload = await self._await(turn, message)
         except BotUnavailable as error:
             log.warning("message %s held: %s", message.id, error)
-            if not self.down:
-                self.down = True
-                self.failed.set()
+            self._went_down()
             await self._hold(message, failed=True)
             return False
         await self._deliver(message, replies, payload)
         return True
+
+    async def _await(self, turn: asyncio.Future, message: Message) -> Any:
+        """A slow turn's reply, keeping the message claimed meanwhile."""
+        while not (await asyncio.wait({turn}, timeout=self.backlog.claim_seconds / 2))[0]:
+            self.backlog.extend(message.id)
+        return turn.result()
+
+    def _went_down(self) -> None:
+        if not self.down:
+            self.down = True
+            self.failed.set()
 
     async def _hold(self, message: Message, failed: bool) -> None:
         conversation_id = message.conversation_id
@@ -89,11 +113,19 @@ class BotRelay:
             await self.to_human(conversation_id)
             return
         self.backlog.release(message.id, failed=failed)
+        await self._tell(conversation_id)
+
+    async def _tell(self, conversation_id: str) -> None:
+        """Once per outage of the conversation: Xiaoshen is recovering."""
         if self.backlog.start_outage(conversation_id):
             await self.say(conversation_id, "system", RECOVERING)
 
     async def _deliver(self, message: Message, replies: list[dict[str, Any]],
                        payload: ReplyPayload) -> None:
+        if self.backlog.store.get(message.conversation_id)["mode"] != BOT:
+            log.info("late reply to %s dropped: a seat has the chat", message.id)
+            self.backlog.drop(message.conversation_id)
+            return
         extra = {"outcome": payload.outcome.value, "reply_to": message.id,
                  # the bot's best entries, which the seat sees in the history
                  "candidates": payload.candidates[:3]}

@@ -112,6 +112,21 @@ async def echoed(peer: Peer, session: str, text: str) -> int:
     return (await peer.until("customer_echo", lambda d: d["body"] == text))["id"]
 
 
+async def taken(seat: Peer, session: str) -> dict[str, Any]:
+    """The chat as the seat gets it: assigned at once, or (a busy machine's heartbeat late)
+    queued and then accepted."""
+    assigned = asyncio.create_task(seat.until(
+        "chat_assigned", lambda d: d["conversation"]["id"] == session, WAIT))
+    queued = asyncio.create_task(seat.until("chat_queued", lambda d: d["id"] == session, WAIT))
+    await asyncio.wait({assigned, queued}, return_when=asyncio.FIRST_COMPLETED)
+    if not assigned.done():
+        answer = await seat.client.call("accept", {"conversation_id": session},
+                                        namespace="/seat", timeout=WAIT)
+        assert answer == {"ok": True}
+    queued.cancel()
+    return await assigned
+
+
 def held(kb: KnowledgeBase, conversation_id: str) -> list[int]:
     return [row[0] for row in kb.db.execute(
         "SELECT message_id FROM held_messages WHERE conversation_id = ? ORDER BY message_id",
@@ -136,8 +151,10 @@ def test_human_chat_works_while_rasa_is_down(degraded) -> None:
         notice = await peer.until("bot_uttered", lambda d: d.get("sender") == "system")
         assert notice["text"] == RECOVERING
         await say(peer, session, "/request_human")  # the 转人工 button
-        assigned = await seat.until("chat_assigned",
-                                    lambda d: d["conversation"]["id"] == session)
+        handing = await peer.until("bot_uttered", lambda d: d.get("sender") == "system"
+                                   and "正在为您转接" in d["text"])
+        assert PLATFORM_DEPARTMENT in handing["text"]
+        assigned = await taken(seat, session)
         assert question in [m["id"] for m in assigned["history"]]  # the seat reads it
         joined = await peer.until("bot_uttered", lambda d: d.get("sender") == "system"
                                   and "人工帮办已接入" in d["text"])
@@ -224,5 +241,33 @@ def test_a_hung_rasa_is_waited_for_only_the_turn_timeout(degraded) -> None:
         await asyncio.sleep(2)
         assert bot_replies(kb, session) == [asked]
         await peer.client.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_a_request_for_a_human_does_not_wait_behind_a_hung_turn(degraded) -> None:
+    if degraded.rasa is None:
+        degraded.start_rasa()
+    kb = degraded.db()
+    name = new_seat(StaffDirectory(kb), PLATFORM_DEPARTMENT)
+
+    async def scenario() -> None:
+        seat = await seat_peer(degraded.url, name)
+        peer, session = await customer(degraded.url)
+        os.kill(degraded.rasa.pid, signal.SIGSTOP)
+        try:
+            await echoed(peer, session, "社保卡丢了怎么补办")
+            await peer.until("bot_uttered", is_notice, WAIT)  # the turn still hangs
+            started = time.monotonic()
+            await say(peer, session, "/request_human")
+            await taken(seat, session)
+            assert time.monotonic() - started < 10  # not behind the hung turn (60 s)
+        finally:
+            os.kill(degraded.rasa.pid, signal.SIGCONT)
+        await asyncio.sleep(5)  # the hung turn's reply comes, and is not shown
+        assert bot_replies(kb, session) == []
+        assert held(kb, session) == []
+        await peer.client.disconnect()
+        await seat.client.disconnect()
 
     asyncio.run(scenario())

@@ -6,8 +6,8 @@ set -euo pipefail
 
 die() { echo "Error: $*" >&2; exit 1; }
 
-need() {  # need PROGRAM PACKAGE WHY
-  [ -x "$1" ] && return 0
+need() {  # need PATH PACKAGE WHY: install PACKAGE when PATH is missing
+  [ -e "$1" ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing Debian's $2 for $3"
     apt-get install -y -q "$2" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "$2" >/dev/null; }
@@ -17,6 +17,8 @@ need() {  # need PROGRAM PACKAGE WHY
 }
 
 need /usr/bin/chromium chromium "the browser tests"
+# Chinese glyphs in the browser tests' screenshots (they render as empty boxes without it).
+need /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk "readable screenshots"
 need /usr/bin/redis-server redis-server "the tests of several gateways"
 
 # The unmodified rasa-webchat widget a portal page embeds in tests/web/test_webchat.py;

@@ -26,7 +26,7 @@ from actions.rating import ActionRecordRating
 from actions.services import Services
 from actions.smalltalk import ActionChitchat, ActionGreet
 from kb.snapshot import LiveSnapshot
-from xiaoshen import settings
+from xiaoshen import settings, turn_timing
 from xiaoshen.app import open_retriever
 from xiaoshen.secrets import load_or_create
 
@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     retriever.live.current()  # load (or build) the index before answering health checks
     services = Services.over(retriever)
     services.grouper.place_pending()  # misses left while it was down
+    timing = turn_timing.path_from_env()
+    if timing:  # bench/turn_profile.py: each action's stages
+        turn_timing.install_actions(timing, services)
     app = create_app(executor_for(services))
     require_secret(app, os.environ.get("XIAOSHEN_ACTIONS_SECRET")
                    or load_or_create(settings.load()).actions_secret)

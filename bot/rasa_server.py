@@ -18,6 +18,8 @@ from typing import Any
 import jsonschema
 import jsonschema.validators
 
+from xiaoshen import turn_timing
+
 
 @cache
 def _validator(schema_json: str) -> Any:
@@ -33,6 +35,9 @@ def validate(instance: Any, schema: dict, *args: Any, **kwargs: Any) -> None:
 
 if __name__ == "__main__":
     jsonschema.validate = validate  # Rasa imports it from jsonschema at call time
+    timing = turn_timing.path_from_env()
+    if timing:  # bench/turn_profile.py: each turn's stages
+        turn_timing.install_rasa(timing)
     # The HTTP API's token comes in the environment (a command line is visible to `ps`).
     if os.environ.get("XIAOSHEN_RASA_TOKEN") and sys.argv[1:2] == ["run"]:
         sys.argv += ["--auth-token", os.environ["XIAOSHEN_RASA_TOKEN"]]

@@ -102,7 +102,7 @@ class BotClient:
         try:
             response = await self.http.post(
                 f"{self.rasa_url}/conversations/{conversation_id}/tracker/events", json=event,
-                params=self.rasa_params)
+                params={**self.rasa_params, "include_events": "NONE"})  # not the tracker back
             response.raise_for_status()
         except httpx.HTTPError as error:  # the history is a record, not the conversation
             log.warning("could not record a %s message in Rasa's tracker: %s", sender, error)

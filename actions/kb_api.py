@@ -116,9 +116,14 @@ def hit_test_reply(retriever: Retriever, question: str, draft: Entry) -> dict[st
     uses_draft = entry is not None and entry.entry_id == draft.entry_id
     reply = {**payload.as_dict(), "answer": entry.answer if entry else None,
              "uses_draft": uses_draft}
-    if uses_draft and draft.entry_id == DRAFT_ID:
-        reply["entry_id"] = None  # a new entry has no id yet
+    # A new entry has no id yet: wherever the reply names it, it is null.
+    reply["entry_id"] = unless_draft(reply["entry_id"])
+    if "entry_ids" in reply:
+        reply["entry_ids"] = [unless_draft(entry_id) for entry_id in reply["entry_ids"]]
     for candidate in reply["candidates"]:
-        if candidate["entry_id"] == DRAFT_ID:
-            candidate["entry_id"] = None
+        candidate["entry_id"] = unless_draft(candidate["entry_id"])
     return reply
+
+
+def unless_draft(entry_id: str | None) -> str | None:
+    return None if entry_id == DRAFT_ID else entry_id

@@ -255,6 +255,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=80)
     parser.add_argument("--conversations", type=int, default=3)
+    parser.add_argument("--rows", type=Path, help="also write every turn's stages here (JSON)")
     args = parser.parse_args()
     texts = [turn["text"] for line in CONVERSATIONS.read_text(encoding="utf-8").splitlines()
              if line.strip() for turn in json.loads(line)["turns"]]
@@ -273,6 +274,8 @@ def main() -> None:
             runs.append(asyncio.run(conversation(config, texts[number * args.turns:],
                                                  args.turns, timing)))
         report(runs, parse)
+        if args.rows:
+            args.rows.write_text(json.dumps({"runs": runs, "parse_p50": parse}), "utf-8")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 // knowledge base, notes, transfer and end on the right. Supervisors watch queues and loads.
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import * as ev from "/static/events.js";
+import { $, showLoginForm, staffLogin } from "/static/login.js";
 
-const $ = (id) => document.getElementById(id);
 const TITLE = document.title;
 const OPEN_KEY = "xiaoshen.console.open";  // the chat open before a reload (this tab only)
 const URGENT_MS = 15_000;  // the countdown turns red
@@ -20,47 +20,9 @@ const state = {
   presence: "online",
 };
 
-// -- login ----------------------------------------------------------------------------------
+// -- login (login.js) -----------------------------------------------------------------------
 
-async function readJson(response) {
-  try { return await response.json(); } catch { return {}; }
-}
-
-async function boot() {
-  let response;
-  try {
-    response = await fetch("/api/me");
-  } catch {
-    showLogin("无法连接帮办服务，请检查网络后刷新页面");
-    return;
-  }
-  if (response.ok) start(await readJson(response));
-  else showLogin("");
-}
-
-$("login").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  let response;
-  try {
-    response = await fetch("/api/login", {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: $("name").value, password: $("password").value }),
-    });
-  } catch {
-    showLogin("无法连接帮办服务，请稍后再试");
-    return;
-  }
-  const body = await readJson(response);
-  if (!response.ok) { showLogin(body.error || "登录失败，请稍后再试"); return; }
-  $("password").value = "";
-  start(body);
-});
-
-$("logout").addEventListener("click", async () => {
-  try { await fetch("/api/logout", { method: "POST" }); } catch { /* the cookie expires anyway */ }
-  sessionStorage.removeItem(OPEN_KEY);
-  showLogin("已退出登录");
-});
+$("logout").addEventListener("click", () => sessionStorage.removeItem(OPEN_KEY));
 
 // Back to the login form, with the reason (expired, logged out, refused); nothing kept.
 function showLogin(reason) {
@@ -73,12 +35,8 @@ function showLogin(reason) {
   document.body.classList.remove("supervising");
   document.title = TITLE;
   $("desk").hidden = true;
-  $("logout").hidden = true;
-  $("who").textContent = "";
-  $("login").hidden = false;
-  $("login-reason").textContent = reason;
+  showLoginForm(reason);
   setStatus(reason || "请登录");
-  $(($("name").value ? "password" : "name")).focus();
 }
 
 function start(me) {
@@ -739,4 +697,4 @@ $("end").addEventListener("click", async () => {
   release(id, "会话已结束");
 });
 
-boot();
+staffLogin({ enter: start, leave: showLogin });

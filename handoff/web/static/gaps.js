@@ -5,8 +5,9 @@
 // department. The report tab: totals, charts (ECharts, loaded when the tab first opens),
 // the most-asked unanswered questions, and the downloads. All data is shown as text.
 import { element, timeOf } from "/static/events.js";
+import { $, api, boot, fillSelect, notice, readJson, serviceOptions, setStatus, state }
+  from "/static/kb.js";
 
-const $ = (id) => document.getElementById(id);
 const COUNTS_MS = 30_000;  // the overdue badge's refresh
 const STATUS_NAMES = { open: "待处理", answered: "已答复（待审核）", published: "已发布",
                        rejected: "已驳回", merged: "已合并" };
@@ -16,143 +17,31 @@ const REASON_NAMES = { fallback: "小申未能回答", not_covered: "知识库�
 const SENDER_NAMES = { customer: "市民", bot: "小申", seat: "坐席", system: "系统" };
 const PENDING = ["open", "answered"];
 
-const state = {
-  me: null, items: new Map(), task: null, candidate: null, countsTimer: null,
-  reportLoaded: false,
-};
+// kb.js's state (the login, the services) with this page's: the open task, the seat's candidate
+// answer taken, the overdue badge's timer, whether the report was loaded.
+Object.assign(state, { task: null, candidate: null, countsTimer: null, reportLoaded: false });
 
-// -- talking to the gateway -----------------------------------------------------------------
+// -- after a login (kb.js's boot), and back at the login form -------------------------------
 
-async function readJson(response) {
-  try { return await response.json(); } catch { return {}; }
-}
-
-// A request to the gateway: {ok, status, body}; a lost login shows the login form.
-async function api(path, { method = "GET", data } = {}) {
-  let response;
-  try {
-    response = await fetch(path, method === "GET" ? {} : {
-      method, headers: { "content-type": "application/json" }, body: JSON.stringify(data),
-    });
-  } catch {
-    return { ok: false, status: 0, body: { error: "无法连接服务，请检查网络后重试" } };
-  }
-  const body = await readJson(response);
-  if (response.status === 401 && state.me) showLogin("登录已失效，请重新登录");
-  return { ok: response.ok, status: response.status, body };
-}
-
-let statusTimer = null;
-
-function setStatus(text, level = "") {
-  clearTimeout(statusTimer);
-  $("status").textContent = text;
-  $("status").className = `status ${level}`;
-}
-
-function notice(text, level = "") {
-  setStatus(text, level);
-  statusTimer = setTimeout(() => setStatus(""), 10_000);
-}
-
-// -- login ----------------------------------------------------------------------------------
-
-async function boot() {
-  let response;
-  try {
-    response = await fetch("/api/me");
-  } catch {
-    showLogin("无法连接服务，请检查网络后刷新页面");
-    return;
-  }
-  if (response.ok) start(await readJson(response));
-  else showLogin("");
-}
-
-$("login").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const { ok, body } = await api("/api/login", {
-    method: "POST", data: { name: $("name").value, password: $("password").value },
-  });
-  if (!ok) { showLogin(body.error || "登录失败，请稍后再试"); return; }
-  $("password").value = "";
-  start(body);
-});
-
-$("logout").addEventListener("click", async () => {
-  await api("/api/logout", { method: "POST", data: {} });
-  showLogin("已退出登录");
-});
-
-function showLogin(reason) {
-  clearInterval(state.countsTimer);
-  Object.assign(state, { me: null, task: null, candidate: null, reportLoaded: false });
-  for (const id of ["work", "refused", "logout", "overdue-badge"]) $(id).hidden = true;
-  $("who").textContent = "";
-  $("login").hidden = false;
-  $("login-reason").textContent = reason;
-  setStatus(reason || "请登录");
-  $($("name").value ? "password" : "name").focus();
-}
-
-function start(me) {
-  state.me = me;
-  $("login").hidden = true;
-  $("logout").hidden = false;
-  const supervising = me.role === "supervisor";
-  $("who").textContent = supervising ? `${me.name} · 督导（全部部门）`
-    : `${me.name} · ${me.department || "未设置部门"}`;
-  if (!supervising && me.role !== "maintainer") {
-    $("refused").hidden = false;
-    setStatus("本页面供知识库维护员和督导使用");
-    return;
-  }
-  $("work").hidden = false;
-  $("filter-department-field").hidden = !supervising;
-  $("report-department-field").hidden = !supervising;
+function start() {
   showTab("tasks");
   showTask(null);
-  setStatus("");
   loadChoices().then(loadTasks);
   refreshCounts();
   state.countsTimer = setInterval(refreshCounts, COUNTS_MS);
 }
 
-// -- services, departments, the overdue badge -----------------------------------------------
-
-function fillSelect(select, options, keepFirst = true) {
-  const first = keepFirst ? select.options[0] : null;
-  select.replaceChildren(...(first ? [first] : []));
-  for (const { value, label, group } of options) {
-    let parent = select;
-    if (group) {
-      parent = [...select.querySelectorAll("optgroup")].find((g) => g.label === group);
-      if (!parent) {
-        parent = element("optgroup");
-        parent.label = group;
-        select.append(parent);
-      }
-    }
-    const option = element("option", label);
-    option.value = value;
-    parent.append(option);
-  }
+function stop() {
+  clearInterval(state.countsTimer);
+  Object.assign(state, { task: null, candidate: null, reportLoaded: false });
+  $("overdue-badge").hidden = true;
 }
 
+// -- services, departments, the overdue badge -----------------------------------------------
+
 async function loadChoices() {
-  const items = await api("/api/items");
-  if (items.ok) {
-    state.items = new Map(items.body.items.map((item) => [item.item_no, item]));
-    const own = state.me.department;
-    const sorted = [...state.items.values()].sort((a, b) =>
-      (b.department === own) - (a.department === own) || a.department.localeCompare(b.department, "zh")
-      || a.item_no - b.item_no);
-    const options = sorted.map((item) => ({ value: String(item.item_no),
-                                            label: `${item.item_no}. ${item.name}`,
-                                            group: item.department }));
-    fillSelect($("filter-item"), options);
-    fillSelect($("answer-item"), options);
-  }
+  fillSelect($("filter-item"), serviceOptions());
+  fillSelect($("answer-item"), serviceOptions());
   if (state.me.role === "supervisor") {
     const departments = await api("/api/gaps/departments");
     if (departments.ok) {
@@ -366,7 +255,7 @@ function adopt(question, candidate) {
   }
   $("answer-text").focus();
   notice(candidate ? `已采用坐席 ${question.seat} 保存的候选答复，可修改后提交审核`
-    : `已填入坐席 ${question.seat} 的答复，可修改后提交审核`);
+    : `已填入坐席 ${question.seat} 的答复，可修改后提交审核`, "");
 }
 
 function showWork(task) {
@@ -683,4 +572,4 @@ async function download(format) {
 $("download-xlsx").addEventListener("click", () => download("xlsx"));
 $("download-csv").addEventListener("click", () => download("csv"));
 
-boot();
+boot(start, stop);

@@ -1,10 +1,12 @@
-// What the knowledge-base pages (entries, review, policies) share: the gateway's JSON API, the
-// staff login (the HttpOnly cookie, as on the console), the status line, services and
-// departments for the filters, a version's diff as text, and waiting until a publish is live
-// for the bot. All data is inserted as text.
+// What the knowledge-base pages (entries, review, policies) and the gap tasks share: the
+// gateway's JSON API, the login for maintainers and supervisors (login.js), the status line,
+// services and departments for the filters, a version's diff as text, and waiting until a
+// publish is live for the bot. All data is inserted as text.
 import { element, timeOf } from "/static/events.js";
+import { $, readJson, request, showLoginForm, staffLogin } from "/static/login.js";
 
-export const $ = (id) => document.getElementById(id);
+export { $, readJson };
+
 export const moment = (iso) => (iso ? `${iso.slice(0, 10)} ${timeOf(iso)}` : "");
 
 export const REVIEW_NAMES = { draft: "草稿", in_review: "待审核", returned: "已退回",
@@ -21,23 +23,11 @@ export const state = { me: null, items: new Map() };
 
 // -- talking to the gateway -----------------------------------------------------------------
 
-async function readJson(response) {
-  try { return await response.json(); } catch { return {}; }
-}
-
-// A request to the gateway: {ok, status, body}; a lost login shows the login form.
-export async function api(path, { method = "GET", data } = {}) {
-  let response;
-  try {
-    response = await fetch(path, method === "GET" ? {} : {
-      method, headers: { "content-type": "application/json" }, body: JSON.stringify(data),
-    });
-  } catch {
-    return { ok: false, status: 0, body: { error: "无法连接服务，请检查网络后重试" } };
-  }
-  const body = await readJson(response);
-  if (response.status === 401 && state.me) showLogin("登录已失效，请重新登录");
-  return { ok: response.ok, status: response.status, body };
+// A request to the gateway (login.js's request); a lost login shows the login form.
+export async function api(path, options) {
+  const reply = await request(path, options);
+  if (reply.status === 401 && state.me) showLogin("登录已失效，请重新登录");
+  return reply;
 }
 
 let statusTimer = null;
@@ -56,36 +46,22 @@ export function notice(text, level = "ok") {
 // -- login ----------------------------------------------------------------------------------
 
 let started = () => {};
+let stopped = () => {};
 
-// Show the page for a maintainer or supervisor: `start(me)` runs after a login.
-export async function boot(start) {
+// Show the page for a maintainer or supervisor: `start(me)` runs after a login, `stop()` when
+// the login form is shown again (logged out, or the login lost).
+export async function boot(start, stop = () => {}) {
   started = start;
-  $("login").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const { ok, body } = await api("/api/login", {
-      method: "POST", data: { name: $("name").value, password: $("password").value },
-    });
-    if (!ok) { showLogin(body.error || "登录失败，请稍后再试"); return; }
-    $("password").value = "";
-    enter(body);
-  });
-  $("logout").addEventListener("click", async () => {
-    await api("/api/logout", { method: "POST", data: {} });
-    showLogin("已退出登录");
-  });
-  const { ok, body } = await api("/api/me");
-  if (ok) enter(body);
-  else showLogin(body.error && body.error !== "请先登录" ? body.error : "");
+  stopped = stop;
+  await staffLogin({ enter, leave: showLogin });
 }
 
 function showLogin(reason) {
   state.me = null;
-  for (const id of ["work", "refused", "logout"]) $(id).hidden = true;
-  $("who").textContent = "";
-  $("login").hidden = false;
-  $("login-reason").textContent = reason;
+  stopped();
+  for (const id of ["work", "refused"]) $(id).hidden = true;
+  showLoginForm(reason);
   setStatus(reason || "请登录");
-  $($("name").value ? "password" : "name").focus();
 }
 
 async function enter(me) {

@@ -69,18 +69,26 @@ function reviewForm(change, li, live) {
   form.append(label, comment, actions);
   const path = `/api/kb/entries/${encodeURIComponent(change.entry_id)}`;
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  // Approve or return this change with the comment: the reply's body once done (the form
+  // goes), null when refused (said in the status line).
+  async function decide(move, failed) {
     approve.disabled = back.disabled = true;
-    const { ok, body } = await api(`${path}/approve`, {
+    const { ok, body } = await api(`${path}/${move}`, {
       method: "POST", data: { version: change.version, comment: comment.value } });
     if (!ok) {
       approve.disabled = back.disabled = false;
-      setStatus(body.error || "审核未完成，请稍后再试", "error");
-      return;
+      setStatus(body.error || failed, "error");
+      return null;
     }
     form.remove();
     li.classList.add("done");
+    return body;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = await decide("approve", "审核未完成，请稍后再试");
+    if (!body) return;
     notice(`已通过：${change.question}`);
     const from = body.published?.effective_from;
     showLive(live, body.revision, from && from > body.today ? from : null);
@@ -92,16 +100,7 @@ function reviewForm(change, li, live) {
       comment.focus();
       return;
     }
-    approve.disabled = back.disabled = true;
-    const { ok, body } = await api(`${path}/return`, {
-      method: "POST", data: { version: change.version, comment: comment.value } });
-    if (!ok) {
-      approve.disabled = back.disabled = false;
-      setStatus(body.error || "退回未完成，请稍后再试", "error");
-      return;
-    }
-    form.remove();
-    li.classList.add("done");
+    if (!await decide("return", "退回未完成，请稍后再试")) return;
     live.hidden = false;
     live.className = "live returned";
     live.textContent = `已退回给 ${change.author}：${comment.value.trim()}`;

@@ -31,3 +31,11 @@ async def read_json(request: Request, limit: int = MAX_JSON_BYTES) -> Any:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise HttpError(400, "请求内容不是有效的 JSON") from None
+
+
+async def read_object(request: Request, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """The body as a JSON object (another JSON value is refused, 400)."""
+    data = await read_json(request, limit)
+    if not isinstance(data, dict):
+        raise HttpError(400, "请求内容应为 JSON 对象")
+    return data

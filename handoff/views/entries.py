@@ -7,6 +7,7 @@ was edited from a version that is no longer the latest."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,12 +17,12 @@ from starlette.responses import JSONResponse
 
 from handoff.errors import HttpError
 from handoff.staff import Role, Staff
-from handoff.views.body import read_json
+from handoff.views.body import read_object
 from handoff.views.gaps import field, kb_of, scope
 from kb import clock
 from kb.errors import EntryNotFound, InvalidEntry
 from kb.store import Entry, KnowledgeBase, entry_from_row
-from kb.versions import FIELD_NAMES, EntryVersions, StaleVersion, Version, diff
+from kb.versions import FIELD_NAMES, EntryVersions, ReviewRefused, StaleVersion, Version, diff
 
 HITS_DAYS = 30  # the bot's hits are counted over this many Shanghai days, today included
 MAX_LISTED = 200
@@ -82,6 +83,23 @@ def stale_response(kb: KnowledgeBase, error: StaleVersion) -> JSONResponse:
     return JSONResponse({"error": str(error), "latest": shown(kb, error.latest, None),
                          "changes": error.changes}, status_code=409,
                         headers={"cache-control": "no-store"})
+
+
+def change_versions(kb: KnowledgeBase, change: Callable[[], object]) -> JSONResponse | None:
+    """Make a change of an entry's versions (a save or a review move): None once made, else
+    the stale response; an unknown entry or version answers 404, an invalid entry 400, a move
+    its review state refuses 409."""
+    try:
+        change()
+    except StaleVersion as error:
+        return stale_response(kb, error)
+    except EntryNotFound as error:
+        raise HttpError(404, str(error)) from None
+    except InvalidEntry as error:
+        raise HttpError(400, str(error)) from None
+    except ReviewRefused as error:
+        raise HttpError(409, str(error)) from None
+    return None
 
 
 # -- the list ------------------------------------------------------------------------------
@@ -235,24 +253,16 @@ def entry_of(request: Request, data: dict[str, Any], entry_id: str) -> Entry:
 async def write(request: Request, entry_id: str, new: bool) -> JSONResponse:
     """Save the request's change of `entry_id` (edited from the version its base_version
     names; a new entry from none) as a draft, or in review with submit."""
-    data = await read_json(request, MAX_ENTRY_BYTES)
-    if not isinstance(data, dict):
-        raise HttpError(400, "请求内容应为 JSON 对象")
+    data = await read_object(request, MAX_ENTRY_BYTES)
     base_version = 0 if new else field(data, "base_version", int)
     if data.get("submit") not in (None, True, False):
         raise HttpError(400, "submit 应为 true 或 false")
     entry = entry_of(request, data, entry_id)
     kb = kb_of(request)
-    try:
-        EntryVersions(kb).save(entry, request.state.staff.name, base_version,
-                               reason=text(data, "reason", 500),
-                               submit=data.get("submit") is True)
-    except StaleVersion as error:
-        return stale_response(kb, error)
-    except EntryNotFound as error:
-        raise HttpError(404, str(error)) from None
-    except InvalidEntry as error:
-        raise HttpError(400, str(error)) from None
+    if stale := change_versions(kb, lambda: EntryVersions(kb).save(
+            entry, request.state.staff.name, base_version, reason=text(data, "reason", 500),
+            submit=data.get("submit") is True)):
+        return stale
     return JSONResponse(await run_in_threadpool(detail, request, entry_id),
                         status_code=201 if new else 200)
 

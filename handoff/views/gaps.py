@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, JSONResponse
 
 from handoff.errors import HttpError
 from handoff.staff import Role, Staff
-from handoff.views.body import read_json
+from handoff.views.body import read_object
 from kb import clock
 from kb.errors import EntryNotFound, KnowledgeBaseError
 from kb.gap_export import export_report
@@ -210,9 +210,7 @@ def field(data: dict[str, Any], name: str, kind: type, required: bool = True) ->
 async def change_body(request: Request) -> tuple[dict[str, Any], dict[str, Any], int]:
     """The task (visible to the login), the request's JSON object and the version it names."""
     task = visible(request, task_id_of(request))
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise HttpError(400, "请求内容应为 JSON 对象")
+    data = await read_object(request)
     return task, data, field(data, "version", int)
 
 

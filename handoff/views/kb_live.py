@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 
 from handoff.bot import BotUnavailable
 from handoff.errors import HttpError
-from handoff.views.body import read_json
+from handoff.views.body import read_object
 from handoff.views.entries import MAX_ENTRY_BYTES, entry_of, visible
 from handoff.views.gaps import field
 
@@ -18,9 +18,7 @@ UNAVAILABLE = "小申的知识库服务暂时无法连接，请稍后再试"
 
 async def hit_test(request: Request) -> JSONResponse:
     """{"question", "entry": the editor's fields} → the reply the bot would give."""
-    data = await read_json(request, MAX_ENTRY_BYTES)
-    if not isinstance(data, dict):
-        raise HttpError(400, "请求内容应为 JSON 对象")
+    data = await read_object(request, MAX_ENTRY_BYTES)
     question = field(data, "question", str).strip()
     if not question or len(question) > 200:
         raise HttpError(400, "请输入要测试的问题（不超过 200 字）")

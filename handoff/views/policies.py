@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from handoff.errors import HttpError
-from handoff.views.body import read_json
+from handoff.views.body import read_object
 from handoff.views.entries import check_item
 from handoff.views.entries import visible as visible_entry
 from handoff.views.gaps import field, kb_of, scope
@@ -45,9 +45,7 @@ def numbers(data: dict, name: str, kind: type) -> list:
 
 async def add(request: Request) -> JSONResponse:
     """A policy; a maintainer names only their own department's services and entries."""
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise HttpError(400, "请求内容应为 JSON 对象")
+    data = await read_object(request)
     try:
         effective_on = date.fromisoformat(field(data, "effective_on", str))
     except ValueError:
@@ -86,9 +84,7 @@ def visible(request: Request) -> PolicyStatus:
 async def link(request: Request) -> JSONResponse:
     """Name more entries that implement the policy."""
     policy = visible(request)
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise HttpError(400, "请求内容应为 JSON 对象")
+    data = await read_object(request)
     entry_ids = numbers(data, "entry_ids", str)
     if not entry_ids:
         raise HttpError(400, "请填写要关联的条目编号")

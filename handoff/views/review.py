@@ -13,13 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from handoff.errors import HttpError
-from handoff.views.body import read_json
-from handoff.views.entries import detail, entry_id_of, shown, stale_response, text, visible
+from handoff.views.body import read_object
+from handoff.views.entries import change_versions, detail, entry_id_of, shown, text, visible
 from handoff.views.gaps import field, kb_of, scope
-from kb.errors import EntryNotFound
 from kb.gap_tasks import GapTasks
-from kb.versions import EntryVersions, ReviewRefused, StaleVersion, Version
+from kb.versions import EntryVersions, Version
 
 MAX_SHOWN = 100  # the oldest changes waiting, with their diffs
 
@@ -48,19 +46,12 @@ async def move(request: Request, act: Callable[[EntryVersions, str, int, str, di
     """One move of a version of a visible entry, by the login; the entry as it is after, with
     the base's revision (the bot serves the change once its live revision reaches it)."""
     entry_id = visible(request, entry_id_of(request))["entry_id"]
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise HttpError(400, "请求内容应为 JSON 对象")
+    data = await read_object(request)
     number = field(data, "version", int)
     kb = kb_of(request)
-    try:
-        act(EntryVersions(kb), entry_id, number, request.state.staff.name, data)
-    except StaleVersion as error:
-        return stale_response(kb, error)
-    except EntryNotFound as error:
-        raise HttpError(404, str(error)) from None
-    except ReviewRefused as error:
-        raise HttpError(409, str(error)) from None
+    if stale := change_versions(kb, lambda: act(EntryVersions(kb), entry_id, number,
+                                        request.state.staff.name, data)):
+        return stale
     return JSONResponse({**await run_in_threadpool(detail, request, entry_id),
                          "revision": kb.revision})
 

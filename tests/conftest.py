@@ -87,9 +87,10 @@ def stack_settings(stack_env: dict[str, str]) -> settings.Settings:
     return settings.load({**os.environ, **stack_env})
 
 
-def wait_until_live(config: settings.Settings, revision: int, timeout: float = 60.0) -> None:
+def wait_until_live(config: settings.Settings, revision: int, timeout: float = 180.0) -> None:
     """Wait until the action server answers from `revision` of the base or a later one (a
-    publish is live within seconds, not at once: what its page waits for too)."""
+    publish is live within seconds, or once a full rebuild lands when the classifier must
+    learn it, not at once: what its page waits for too)."""
     headers = {SECRET_HEADER: load_or_create(config).actions_secret}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,60 +1,126 @@
-"""The topic a question asks about (conditions, materials, steps, time limit, fees, location),
-and what is left of it without the topic's words: the part that may name a service."""
+"""The topics a question asks about (conditions, materials, steps, time limit, fees, location),
+in the order asked, and what is left of it without the topics' words: the part that may name
+a service."""
 
 from __future__ import annotations
 
 import re
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from nlu.normalize import normalize
 from nlu.segment import read_word_list
 
 CUES = Path(__file__).with_name("topic_cues.txt")
 OTHER = "other"
+# Each topic's name, as headings and sentences show it to citizens.
+TOPIC_NAMES = {"conditions": "办理条件", "materials": "所需材料", "steps": "办理流程",
+               "time_limit": "办理时限", "fees": "收费标准", "location": "办理地点"}
+WEAK = " (weak)"
 # Particles, pronouns and fillers of a follow-up ("那…呢", "请问…吗"): never a service.
 _FILLER = re.compile(
     r"请问|什么|怎么|哪些|那么|那个|这个|的话|如果|还有|还是|另外|然后|一下|一般|需要|是不是|是否|可不可以|"
     r"能不能|可以|怎么样|有没有|我们|我|你们|您|那|呢|吗|嘛|吧|啊|呀|哦|嗯|么|的|了|要|还|也|"
     r"都|就|是|有|能|会|得|去|办|理|个|些|下|想|问|呃|额|哈|诶|麻烦|谢谢|好的|[\s\W\d_]+"
 )
+_HOW = re.compile(r"怎么|如何|咋|怎样")
+# Clauses, and the words that make one ask something (the rest tell a story).
+_CLAUSE = re.compile(r"[^，。？！；,.?!;、\n]+[，。？！；,.?!;、\n]*")
+_ASKS = re.compile(r"[?？]|吗|呢|么|嘛|什么|啥|哪|怎|咋|如何|多少|多久|多长|几|能不能|可不可以|"
+                   r"是否|有没有|(.)不\1")
+# "在街道能办吗" asks where, "网上可以办吗" how: a yes-no tail right after another topic's cue
+# belongs to it.
+_TAILS = frozenset({"能办吗", "可以办吗", "能办", "也能", "也可以", "能申请吗", "可以申请吗"})
+
+
+class Cue(NamedTuple):
+    topic: str
+    word: str
+    weak: bool
+
+
+class Found(NamedTuple):
+    start: int
+    end: int
+    cue: Cue
 
 
 @cache
-def cues() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    pairs = []
+def cues() -> tuple[Cue, ...]:
+    """Every cue, longest first (the order in which they claim characters)."""
+    found = []
     for line in read_word_list(CUES):
-        topic, _, words = line.partition(":")
-        pairs.append((topic.strip(), tuple(w.strip().lower() for w in words.split(",") if
-                                           w.strip())))
-    return tuple(pairs)
+        label, _, words = line.partition(":")
+        topic = label.strip().removesuffix(WEAK.strip()).strip()
+        weak = label.strip().endswith(WEAK.strip())
+        found += [Cue(topic, w.strip().lower(), weak) for w in words.split(",") if w.strip()]
+    return tuple(sorted(found, key=lambda cue: -len(cue.word)))
 
 
 def topics() -> tuple[str, ...]:
-    return (*(topic for topic, _ in cues()), OTHER)
+    return (*dict.fromkeys(cue.topic for cue in cues()), OTHER)
 
 
-_HOW = re.compile(r"怎么|如何|咋|怎样")
+def found_cues(folded: str) -> list[Found]:
+    """The cues in `folded` text, in order, none overlapping (longer cues claim first)."""
+    taken = [False] * len(folded)
+    found = []
+    for cue in cues():
+        for match in re.finditer(re.escape(cue.word), folded):
+            start, end = match.span()
+            if not any(taken[start:end]):
+                taken[start:end] = [True] * (end - start)
+                found.append(Found(start, end, cue))
+    found.sort()
+    return [f for i, f in enumerate(found)
+            if not (f.cue.word in _TAILS and i and found[i - 1].end == f.start)]
+
+
+def asking_spans(folded: str) -> list[tuple[int, int]]:
+    """Where the clauses that ask something stand (all of the text when none asks)."""
+    spans = [m.span() for m in _CLAUSE.finditer(folded) if _ASKS.search(m.group())]
+    return spans or [(0, len(folded))]
+
+
+def asked_cues(folded: str) -> list[Found]:
+    """The cues that ask, in order: the strong ones in clauses that ask; when there is none,
+    and no other how, the weak ones ("我是外地户口" alone asks who may apply)."""
+    found = found_cues(folded)
+    spans = asking_spans(folded)
+    asking = [f for f in found if any(s <= f.start < e for s, e in spans)]
+    return [f for f in asking if not f.cue.weak] or (
+        [] if _HOW.search(folded) else asking or found)
+
+
+def detect_topics(text: str) -> list[str]:
+    """The topics `text` asks about, in the order asked (see `asked_cues`); else "steps" for
+    any other how ("怎么开", "如何申报"); else none."""
+    folded = normalize(text).lower()
+    ordered = list(dict.fromkeys(f.cue.topic for f in asked_cues(folded)))
+    return ordered or (["steps"] if _HOW.search(folded) else [])
+
+
+def service_part(text: str) -> str:
+    """`text` without the words that ask an aspect ("居住证签注要带什么材料" → "居住证签注要"):
+    what says which service, for the service decision. Weak cues stay: they may name it."""
+    folded = normalize(text).lower()
+    for found in reversed(asked_cues(folded)):
+        if not found.cue.weak:
+            folded = folded[:found.start] + " " + folded[found.end:]
+    return folded.strip() or normalize(text)
 
 
 def detect_topic(text: str) -> str | None:
-    """The topic of the longest cue the text contains ("交到哪个地方" is about where, though
-    it speaks of 材料; ties go to the earlier line); else "steps" for any other how ("怎么开",
-    "如何申报"); else None."""
-    folded = normalize(text).lower()
-    best, longest = None, 0
-    for topic, words in cues():
-        length = max((len(w) for w in words if w in folded), default=0)
-        if length > longest:
-            best, longest = topic, length
-    return best or ("steps" if _HOW.search(folded) else None)
+    """The first topic `text` asks about, if any."""
+    asked = detect_topics(text)
+    return asked[0] if asked else None
 
 
 def residual(text: str) -> str:
     """`text` without topic cues and fillers: empty for a pure follow-up such as "那要带什么
     材料" or "外地户口也能办吗", a service word for "那退休的呢" or "专票呢"."""
     folded = normalize(text).lower()
-    for _, words in cues():
-        for word in sorted(words, key=len, reverse=True):
-            folded = folded.replace(word, " ")
+    for cue in cues():
+        folded = folded.replace(cue.word, " ")
     return _FILLER.sub("", folded)

@@ -1,6 +1,6 @@
 import pytest
 
-from nlu.topics import detect_topic, residual, topics
+from nlu.topics import detect_topic, detect_topics, residual, topics
 from nlu.triage import carries_question
 
 
@@ -13,6 +13,27 @@ from nlu.triage import carries_question
 ])
 def test_topic_and_residual(text, topic, rest) -> None:
     assert (detect_topic(text), residual(text)) == (topic, rest)
+
+
+@pytest.mark.parametrize(("text", "asked"), [
+    # The asking words, not the story around them: 户口 and 外地 tell who is asking.
+    ("上海户口 刚失业 失业登记怎么办", ["steps"]),
+    ("退休了去哪里办公积金提取", ["location"]),
+    ("我是外地户口，去年刚来上海工作，居住证快到期了，请问居住证续期怎么办理？", ["steps"]),
+    ("我是外地户口，失业登记要带什么材料", ["materials"]),
+    ("外地户口也能办吗", ["conditions"]),
+    ("教师资格认定在哪里办理？", ["location"]),  # 资格 names the service
+    ("去街道能办吗", ["location"]),  # the yes-no tail belongs to where
+    # Several, in the order asked.
+    ("要带什么材料，多久能拿到", ["materials", "time_limit"]),
+    ("改社保里的单位地址多久能拿到，要交钱吗？", ["time_limit", "fees"]),
+    ("我是外地户口在上海打工，叉车证去哪个窗口，需要什么条件？", ["location", "conditions"]),
+    # Common slips.
+    ("暂住登记的办理条见是什么？", ["conditions"]), ("设保单位基本信息变更收废吗", ["fees"]),
+    ("你好", []),
+])
+def test_the_aspects_asked(text, asked) -> None:
+    assert detect_topics(text) == asked
 
 
 def test_topics_are_those_of_the_entries() -> None:

@@ -20,7 +20,7 @@ from kb.reply import Outcome, ReplyPayload
 from nlu.legal import is_legal_matter
 from nlu.normalize import normalize
 from nlu.privacy import mask_personal_data
-from nlu.topics import detect_topic
+from nlu.topics import TOPIC_NAMES, detect_topics
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class ActionAnswerQuestion(Action):
         chosen = chosen_item(tracker)
         if chosen is not None and context.pending:  # a tapped button
             question = context.pending
-            decision = self.follower.within(chosen, detect_topic(question), question)
+            decision = self.follower.within(chosen, detect_topics(question), question)
         else:
             question = tracker.latest_message.get("text") or ""
             if not normalize(question):
@@ -65,6 +65,8 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(response="utter_out_of_scope_legal")
             return [SlotSet("pending_question", None), SlotSet("offered_items", None)]
         if decision.outcome == Outcome.ANSWERED:
+            if decision.missing:
+                self._admit_missing(dispatcher, decision, question, tracker.sender_id)
             return self._answer(dispatcher, decision, question)
         if decision.outcome == Outcome.CLARIFY:
             return self._clarify(dispatcher, decision, question)
@@ -75,16 +77,27 @@ class ActionAnswerQuestion(Action):
                 ) -> list[EventType]:
         entry = decision.entry
         assert entry is not None
-        payload = ReplyPayload.of(Outcome.ANSWERED, entry.item_no, entry.entry_id,
-                                  decision.score, decision.candidates, entry.topic or None)
-        dispatcher.utter_message(text=entry.answer, buttons=FEEDBACK_BUTTONS,
-                                 json_message=payload.as_dict())
+        dispatcher.utter_message(text=answer_text(decision), buttons=FEEDBACK_BUTTONS,
+                                 json_message=reply_payload(decision).as_dict())
+        asked = detect_topics(question)
         return [SlotSet("last_item_no", str(entry.item_no)),
                 # The topic asked about, which a sibling follow-up carries over.
-                SlotSet("last_topic", detect_topic(question) or entry.topic or None),
+                SlotSet("last_topic", asked[0] if asked else entry.topic or None),
                 SlotSet("pending_question", None),
                 SlotSet("offered_items", None), SlotSet("offered_human", False),
                 SlotSet("item_no", None)]
+
+    def _admit_missing(self, dispatcher: CollectingDispatcher, decision: Decision,
+                       question: str, sender_id: str) -> None:
+        """Say plainly which aspects asked the base lacks for the service, and record them
+        as a miss of that service, named in the miss (and so in its gap task's title)."""
+        assert decision.entry is not None
+        names = "、".join(TOPIC_NAMES.get(topic, topic) for topic in decision.missing)
+        dispatcher.utter_message(response="utter_aspect_missing", aspects=names,
+                                 buttons=[HUMAN_BUTTON])
+        self.services.gaps.record(Miss(
+            f"【待补充：{names}】{question}", MissReason.MISSING_ASPECT,
+            item_no=decision.entry.item_no, conversation_id=sender_id))
 
     def _clarify(
         self, dispatcher: CollectingDispatcher, decision: Decision, question: str
@@ -122,6 +135,25 @@ class ActionAnswerQuestion(Action):
                                  json_message=payload.as_dict())
         return [SlotSet("offered_human", True), SlotSet("pending_question", None),
                 SlotSet("offered_items", None), SlotSet("item_no", None)]
+
+
+def answer_text(decision: Decision) -> str:
+    """The official wording of each entry used; under its topic's heading when the answer
+    is more than the one entry asked for."""
+    entries = decision.used
+    if len(entries) == 1 and not decision.missing:
+        return entries[0].answer
+    return "\n\n".join(f"【{TOPIC_NAMES.get(e.topic, '常见问题')}】\n{e.answer}" for e in entries)
+
+
+def reply_payload(decision: Decision) -> ReplyPayload:
+    """The payload of an answer: its service, every entry used (the first as entry_id) and
+    the aspects asked that the service lacks."""
+    entry = decision.entry
+    assert entry is not None
+    return ReplyPayload.of(Outcome.ANSWERED, entry.item_no, entry.entry_id, decision.score,
+                           decision.candidates, entry.topic or None,
+                           [e.entry_id for e in decision.used], decision.missing)
 
 
 def decide_question(follower: Follower, question: str, context: Context) -> Decision:

@@ -11,7 +11,7 @@ lacks still falls back, and complaints are triaged before any of this.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rasa_sdk import Tracker
@@ -19,8 +19,9 @@ from rasa_sdk import Tracker
 from kb.decision import Candidate, Decision, decide
 from kb.reply import Outcome
 from kb.retrieval import Retriever
+from kb.store import Entry
 from nlu.normalize import normalize
-from nlu.topics import detect_topic, residual
+from nlu.topics import detect_topic, detect_topics, residual, service_part
 
 # Bigrams two service names may share without the services being siblings.
 _GENERIC = frozenset({"办理", "登记", "许可", "信息", "证明", "开具", "申领", "一件", "件事",
@@ -71,11 +72,20 @@ class Follower:
         self.retriever = retriever
 
     def decide(self, text: str, context: Context) -> Decision:
+        decision = self.read(text, context)
+        if decision.entries or decision.outcome != Outcome.ANSWERED:
+            return decision
+        # A question on its own, answered for a service: the aspects it asks, of that service.
+        return self.on_aspects(decision, detect_topics(text))
+
+    def read(self, text: str, context: Context) -> Decision:
         if context.pending and context.offered:
             numbered = self.numbered(text, context.offered)
             if numbered is not None:  # "2", "第一个": certainly a choice
-                return self.within(numbered, detect_topic(context.pending), context.pending)
-        standalone = self.retriever.decision(text)
+                return self.within(numbered, detect_topics(context.pending), context.pending)
+        # Which service, from the words beyond those asking an aspect: "几个工作日" matches
+        # every service's time-limit entry alike.
+        standalone = self.retriever.decision(service_part(text))
         if standalone.outcome == Outcome.OUT_OF_SCOPE:
             return standalone  # a complaint stays a complaint, whatever came before
         if context.pending:
@@ -94,7 +104,7 @@ class Follower:
         """The pending question answered for the service a reply to the clarifying question
         picks, or None when the reply is a new question."""
         assert context.pending
-        asked = detect_topic(context.pending)
+        asked = detect_topics(context.pending)
         if standalone.outcome == Outcome.ANSWERED and standalone.item_no is not None:
             if asked and detect_topic(text) is None:  # names a service, asks nothing new
                 return self.within(standalone.item_no, asked, context.pending)
@@ -107,10 +117,10 @@ class Follower:
                ) -> Decision:
         """A message after an answer about `item_no`: the words beyond the topic's decide
         whether it still is about that service."""
-        topic, rest = detect_topic(text), residual(text)
+        topics, rest = detect_topics(text), residual(text)
         if not rest:  # only a topic's words: about the service in context
-            return self.within(item_no, topic, text) if topic else standalone
-        asked = topic or last_topic
+            return self.within(item_no, topics, text) if topics else standalone
+        asked = topics or ([last_topic] if last_topic else [])
         if _NEW_MATTER.match(normalize(text)) and standalone.outcome == Outcome.CLARIFY:
             return standalone  # "另外代开发票个人能开吗": another matter, which one is unclear
         guesses = self.retriever.guesses(rest)
@@ -137,14 +147,34 @@ class Follower:
             return restricted
         return standalone
 
-    def within(self, item_no: int, topic: str | None, question: str) -> Decision:
-        """The answer for a service fixed by context: its entry on the topic, else its entry
-        closest to the question."""
-        entry = self.retriever.entry_on(item_no, topic) if topic else None
-        if entry is None:
-            return self.retriever.decision(question, item_no=item_no)
-        return Decision(Outcome.ANSWERED, entry=entry, score=1.0,
-                        candidates=[Candidate(item_no, entry.entry_id, entry.question, 1.0)])
+    def within(self, item_no: int, asked: list[str], question: str) -> Decision:
+        """The answer for a service fixed by context: its entries on the topics asked, else
+        its entry closest to the question."""
+        on = self.entries_on(item_no, asked)
+        found = [entry for entry in on if entry is not None]
+        if not found:
+            return self.on_aspects(self.retriever.decision(question, item_no=item_no), asked)
+        return Decision(Outcome.ANSWERED, entry=found[0], score=1.0, candidates=[
+            Candidate(item_no, e.entry_id, e.question, 1.0) for e in found],
+            entries=found, missing=lacking(asked, on))
+
+    def entries_on(self, item_no: int, asked: list[str]) -> list[Entry | None]:
+        return [self.retriever.entry_on(item_no, topic) for topic in asked]
+
+    def on_aspects(self, decision: Decision, asked: list[str]) -> Decision:
+        """An answer made of the service's entries on the aspects asked, in order; when it
+        lacks them all, its closest entry, with the aspects it lacks."""
+        if decision.outcome != Outcome.ANSWERED or not asked or decision.entry is None:
+            return decision
+        item_no = decision.entry.item_no
+        on = self.entries_on(item_no, asked)
+        entries = [entry for entry in on if entry is not None] or [decision.entry]
+        ranked = {c.entry_id: c for c in decision.candidates}
+        used = [ranked.get(e.entry_id) or Candidate(item_no, e.entry_id, e.question, 0.0)
+                for e in entries]
+        others = [c for c in decision.candidates if c not in used]
+        return replace(decision, entry=entries[0], entries=entries,
+                       missing=lacking(asked, on), candidates=[*used, *others][:5])
 
     def relatives(self, item_no: int) -> set[int]:
         """Services whose names share a telling word with this one's (签注 / 新办 / 登记 of
@@ -210,3 +240,8 @@ class Follower:
         if len(ranked) == 1 or odds.get(ranked[0], 0.0) > SIBLING_LEAD * odds.get(ranked[1], 0.0):
             return ranked[0]
         return None
+
+
+def lacking(asked: list[str], on: list[Entry | None]) -> list[str]:
+    """The topics asked that have no entry (`on`: the entry of each, or None)."""
+    return [topic for topic, entry in zip(asked, on, strict=True) if entry is None]

@@ -63,6 +63,15 @@ class Decision:
     score: float = 0.0  # how likely the question is about the best service (0..1)
     candidates: list[Candidate] = field(default_factory=list)
     other_service: str | None = None  # the uncovered service it is about, when known
+    # Answered aspect by aspect: each asked aspect's entry, in the order asked (`entry` is the
+    # first), and the aspects asked that the service lacks (then `entry` is its closest one).
+    entries: list[Entry] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def used(self) -> list[Entry]:
+        """Every entry the answer uses, in order."""
+        return self.entries or ([self.entry] if self.entry else [])
 
     @property
     def item_no(self) -> int | None:

@@ -30,6 +30,7 @@ class MissReason(StrEnum):
     LOW_RATING = "low_rating"  # rated 1 or 2
     ESCALATION = "escalation"  # handed to a human seat
     AFTER_HOURS = "after_hours"  # a message left outside seat hours
+    MISSING_ASPECT = "missing_aspect"  # an aspect asked that the service's entries lack
 
 
 @dataclass(frozen=True)

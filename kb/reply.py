@@ -44,18 +44,24 @@ class ReplyPayload:
     score: float | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
     topic: str | None = None  # what the answered entry is about (materials, fees, …)
+    # Every entry the answer used, in the order asked (entry_id is the first); the aspects
+    # asked that the service lacks (its closest entry was offered instead).
+    entry_ids: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, outcome: Outcome, item_no: int | None = None, entry_id: str | None = None,
            score: float | None = None, candidates: Iterable[Ranked] = (),
-           topic: str | None = None) -> ReplyPayload:
+           topic: str | None = None, entry_ids: Iterable[str] = (),
+           missing: Iterable[str] = ()) -> ReplyPayload:
+        ids = list(entry_ids) or ([entry_id] if entry_id else [])
         return cls(outcome, item_no, entry_id, round(score, 4) if score is not None else None,
-                   [c.as_dict() for c in candidates], topic)
+                   [c.as_dict() for c in candidates], topic, ids, list(missing))
 
     def as_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome.value, "item_no": self.item_no,
-                "entry_id": self.entry_id, "topic": self.topic, "score": self.score,
-                "candidates": self.candidates}
+                "entry_id": self.entry_id, "entry_ids": self.entry_ids, "topic": self.topic,
+                "missing": self.missing, "score": self.score, "candidates": self.candidates}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReplyPayload:
@@ -74,9 +80,20 @@ class ReplyPayload:
         if not isinstance(candidates, list) or not all(isinstance(c, dict) for c in candidates):
             raise ProtocolError("candidates must be a list of objects")
         entry_id, topic = data.get("entry_id"), data.get("topic")
+        entry_ids, missing = strings(data, "entry_ids"), strings(data, "missing")
+        if entry_id is not None and not entry_ids:  # a payload from before entry_ids
+            entry_ids = [str(entry_id)]
         return cls(outcome, item_no, str(entry_id) if entry_id is not None else None,
                    float(score) if score is not None else None, candidates,
-                   str(topic) if topic else None)
+                   str(topic) if topic else None, entry_ids, missing)
+
+
+def strings(data: Mapping[str, Any], key: str) -> list[str]:
+    """A list of strings from a payload (absent: empty)."""
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ProtocolError(f"{key} must be a list of strings")
+    return value
 
 
 def json_int(value: Any) -> int | None:

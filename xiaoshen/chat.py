@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import click
 
+from nlu.topics import TOPIC_NAMES
 from xiaoshen.client import ChatClient, Reply, StackUnavailable
 
 QUIT = {"/quit", "/exit", "退出"}
-
-
-TOPIC_NAMES = {"conditions": "办理条件", "materials": "所需材料", "steps": "办理流程",
-               "time_limit": "办理时限", "fees": "收费标准", "location": "办理地点"}
 
 
 def show(reply: Reply) -> None:

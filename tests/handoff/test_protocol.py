@@ -21,7 +21,8 @@ def test_payload_round_trip() -> None:
     candidate = {"item_no": 3, "entry_id": "03-materials", "title": "居住证签注要带什么？",
                  "score": 0.9123}
     assert data == {"outcome": "answered", "item_no": 3, "entry_id": "03-materials",
-                    "topic": None, "score": 0.9877, "candidates": [candidate]}
+                    "entry_ids": ["03-materials"], "topic": None, "missing": [],
+                    "score": 0.9877, "candidates": [candidate]}
     assert ReplyPayload.from_dict(data) == payload
 
 
@@ -32,6 +33,8 @@ def test_payload_round_trip() -> None:
     ({"outcome": "answered", "item_no": True}, "item_no must be a whole number or null"),
     ({"outcome": "answered", "score": "high"}, "score must be a number or null"),
     ({"outcome": "clarify", "candidates": "x"}, "candidates must be a list of objects"),
+    ({"outcome": "answered", "entry_ids": "03-materials"}, "entry_ids must be a list of"),
+    ({"outcome": "answered", "missing": [1]}, "missing must be a list of strings"),
 ])
 def test_malformed_payloads_are_rejected(data, error) -> None:
     with pytest.raises(ProtocolError, match=error):

@@ -5,7 +5,7 @@ a service."""
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -83,14 +83,15 @@ def asking_spans(folded: str) -> list[tuple[int, int]]:
     return spans or [(0, len(folded))]
 
 
-def asked_cues(folded: str) -> list[Found]:
+@lru_cache(maxsize=4096)  # a turn reads its text several times (service, aspects, slots)
+def asked_cues(folded: str) -> tuple[Found, ...]:
     """The cues that ask, in order: the strong ones in clauses that ask; when there is none,
     and no other how, the weak ones ("我是外地户口" alone asks who may apply)."""
     found = found_cues(folded)
     spans = asking_spans(folded)
     asking = [f for f in found if any(s <= f.start < e for s, e in spans)]
-    return [f for f in asking if not f.cue.weak] or (
-        [] if _HOW.search(folded) else asking or found)
+    return tuple([f for f in asking if not f.cue.weak] or (
+        [] if _HOW.search(folded) else asking or found))
 
 
 def detect_topics(text: str) -> list[str]:

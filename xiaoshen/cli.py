@@ -162,21 +162,30 @@ def finetune_embedder(config: Settings, out_dir: Path, base: str, epochs: int) -
               help="misses with their true groups, for the gap tasks' grouping")
 @click.option("--grouping-only", is_flag=True,
               help="only score the grouping of misses (no running stack needed)")
+@click.option("--aspects", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=settings.ROOT / "eval" / "aspects", show_default=True,
+              help="aspect sets: devset.jsonl, heldout.jsonl, followups.jsonl")
+@click.option("--aspects-only", is_flag=True, help="only score the aspect sets")
 @pass_settings
 def evaluate(config: Settings, devset: Path, baselines: bool, tune: bool, conversations: Path,
-             letters: Path, dialogues: bool, misses: Path, grouping_only: bool) -> None:
-    """Score the running stack on the dev sets, beside baselines, and the grouping of
-    misses into gap tasks."""
+             letters: Path, dialogues: bool, misses: Path, grouping_only: bool, aspects: Path,
+             aspects_only: bool) -> None:
+    """Score the running stack on the dev sets, beside baselines, the aspects asked, and the
+    grouping of misses into gap tasks."""
+    from evaluation.aspects import run_aspects
     from evaluation.grouping import run_grouping
     from evaluation.run import run_evaluation, run_tuning
-    from xiaoshen.app import open_retriever
+    from xiaoshen.app import open_kb, open_retriever
 
     if tune:
         run_tuning(config, devset)
         return
-    if not grouping_only:
+    if not grouping_only and not aspects_only:
         run_evaluation(config, devset, baselines, (conversations, letters) if dialogues else None)
-    run_grouping(open_retriever(config), misses)
+    if not grouping_only:
+        run_aspects(config.url("rasa"), aspects, open_kb(config))
+    if not aspects_only:
+        run_grouping(open_retriever(config), misses)
 
 
 # -- the knowledge base --------------------------------------------------------------------

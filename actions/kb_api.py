@@ -10,7 +10,7 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import JSONResponse, json
 
-from actions.answer import decide_question
+from actions.answer import answer_text, decide_question, reply_payload
 from actions.context import Context, Follower
 from kb.errors import InvalidEntry
 from kb.grouping import Grouper
@@ -110,11 +110,10 @@ def hit_test_reply(retriever: Retriever, question: str, draft: Entry) -> dict[st
                 "uses_draft": False}
     decision = decide_question(Follower(retriever), question, Context())
     entry = decision.entry
-    payload = ReplyPayload.of(decision.outcome, entry.item_no if entry else None,
-                              entry.entry_id if entry else None, decision.score,
-                              decision.candidates, entry.topic or None if entry else None)
-    uses_draft = entry is not None and entry.entry_id == draft.entry_id
-    reply = {**payload.as_dict(), "answer": entry.answer if entry else None,
+    payload = reply_payload(decision) if entry else ReplyPayload.of(
+        decision.outcome, score=decision.score, candidates=decision.candidates)
+    uses_draft = any(used.entry_id == draft.entry_id for used in decision.used)
+    reply = {**payload.as_dict(), "answer": answer_text(decision) if entry else None,
              "uses_draft": uses_draft}
     # A new entry has no id yet: wherever the reply names it, it is null.
     reply["entry_id"] = unless_draft(reply["entry_id"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -54,11 +55,29 @@ assert carried == {"last_item_no": str(bounded_tracker.SESSION_EVENTS // 4 - 1)}
 
 idle = conversation(bounded_tracker.SESSION_EVENTS // 4, time.time() - 2 * 3600)
 assert not [e for e in session_start(idle) if isinstance(e, SlotSet)]  # idle: a fresh start
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+store = SQLTrackerStore(domain, dialect="sqlite", db=sys.argv[1])
+asyncio.run(store.save(long))
+with store.engine.connect() as db:
+    names = {row[0] for row in db.execute(sa.text("SELECT name FROM sqlite_master"))}
+    assert set(bounded_tracker.SESSION_INDEXES) <= names, names
+    with store.session_scope() as session:
+        query = store._event_query(session, "someone", fetch_events_from_all_sessions=False)
+        sql = str(query.statement.compile(store.engine, compile_kwargs={"literal_binds": True}))
+    plan = " ".join(str(row) for row in db.execute(sa.text("EXPLAIN QUERY PLAN " + sql)))
+    assert all(name in plan for name in bounded_tracker.SESSION_INDEXES), plan
+    assert "SCAN events" not in plan, plan
+assert len(asyncio.run(store.retrieve("someone")).events) == len(long.events)
+SQLTrackerStore(domain, dialect="sqlite", db=sys.argv[1])  # opening it again: no error
 """
 
 
-def test_sessions_split_when_long_carry_the_slots_and_the_action_gets_one_turn() -> None:
-    result = subprocess.run([settings.load().rasa_python, "-c", CHECK], cwd=settings.ROOT,
+def test_sessions_split_when_long_carry_the_slots_and_the_action_gets_one_turn(
+        tmp_path: Path) -> None:
+    result = subprocess.run([settings.load().rasa_python, "-c", CHECK,
+                             str(tmp_path / "trackers.db")], cwd=settings.ROOT,
                             env=service_env(settings.load()), capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

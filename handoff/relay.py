@@ -35,7 +35,7 @@ ASKS_FOR_HUMAN = frozenset({"/request_human", "转人工"})  # the button's payl
 BACKOFF = (0.5, 1.0, 2.0)  # seconds between health probes while the bot is down (then 2 s)
 IDLE_POLL = 1.0  # seconds between looks for messages held by a gateway that went away
 MAX_ATTEMPTS = 5  # failed tries of one message, after which it gets the apology instead
-PARALLEL = 4  # conversations answered at once after an outage
+PARALLEL = 16  # conversations answered at once after an outage (about the live load)
 
 Say = Callable[..., Awaitable[Message]]
 

@@ -104,10 +104,11 @@ def detect_topics(text: str) -> list[str]:
 
 def service_part(text: str) -> str:
     """`text` without the words that ask an aspect ("居住证签注要带什么材料" → "居住证签注要"):
-    what says which service, for the service decision. Weak cues stay: they may name it."""
+    what says which service, for the service decision. Weak cues stay (they may name it), and
+    so do the words asking how: "教师资格证怎么弄" is vaguer than "教师资格证"."""
     folded = normalize(text).lower()
     for found in reversed(asked_cues(folded)):
-        if not found.cue.weak:
+        if not found.cue.weak and found.cue.topic != "steps":
             folded = folded[:found.start] + " " + folded[found.end:]
     return folded.strip() or normalize(text)
 

@@ -78,10 +78,18 @@ class CurrentTurn:
         return state
 
 
-def index_sessions(store: Any) -> None:
-    """Create SESSION_INDEXES on the store's events table (once; kept by the database)."""
+def prepare_store(store: Any) -> None:
+    """Create SESSION_INDEXES on the store's events table (once; kept by the database), and
+    on SQLite write ahead: a turn's save is one commit, which in SQLite's default rollback
+    journal waits for two fsyncs (7 ms at load 10 here; 0.04 ms in WAL with synchronous
+    NORMAL, which after a power cut may lose the last turns, never the file's consistency)."""
     import sqlalchemy as sa
 
+    if store.engine.dialect.name == "sqlite":
+        with store.engine.connect() as db:
+            db.execute(sa.text("PRAGMA journal_mode=WAL"))  # kept by the file
+        sa.event.listen(store.engine, "connect",
+                        lambda connection, _: connection.execute("PRAGMA synchronous=NORMAL"))
     table = store.SQLEvent.__table__
     existing = {index.name: index for index in table.indexes}
     for name, columns in SESSION_INDEXES.items():
@@ -99,7 +107,7 @@ def install() -> None:
 
     def open_indexed_store(self: SQLTrackerStore, *args: Any, **kwargs: Any) -> None:
         open_store(self, *args, **kwargs)
-        index_sessions(self)
+        prepare_store(self)
 
     expired = MessageProcessor._has_session_expired
 

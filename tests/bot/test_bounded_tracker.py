@@ -1,5 +1,6 @@
-"""A conversation's sessions stay short (bot/bounded_tracker.py) and its follow-ups still find
-their context: in Rasa's own environment, and through the real stack."""
+"""A conversation's sessions stay short (bot/bounded_tracker.py), the tracker store finds them
+by index and writes ahead, and follow-ups still find their context: in Rasa's own
+environment, and through the real stack."""
 
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ from rasa.core.tracker_store import SQLTrackerStore
 store = SQLTrackerStore(domain, dialect="sqlite", db=sys.argv[1])
 asyncio.run(store.save(long))
 with store.engine.connect() as db:
+    assert db.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+    assert db.execute(sa.text("PRAGMA synchronous")).scalar() == 1  # NORMAL
     names = {row[0] for row in db.execute(sa.text("SELECT name FROM sqlite_master"))}
     assert set(bounded_tracker.SESSION_INDEXES) <= names, names
     with store.session_scope() as session:

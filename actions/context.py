@@ -21,7 +21,7 @@ from kb.reply import Outcome
 from kb.retrieval import Retriever
 from kb.store import Entry
 from nlu.normalize import normalize
-from nlu.topics import detect_topic, detect_topics, residual, service_part
+from nlu.topics import OTHER, detect_topic, detect_topics, residual, service_part, topics
 
 # Bigrams two service names may share without the services being siblings.
 _GENERIC = frozenset({"办理", "登记", "许可", "信息", "证明", "开具", "申领", "一件", "件事",
@@ -168,6 +168,8 @@ class Follower:
             return decision
         item_no = decision.entry.item_no
         on = self.entries_on(item_no, asked)
+        if not any(on) and answers_itself(decision.entry, asked):
+            return decision  # the closest entry is a question of its own on what is asked
         entries = [entry for entry in on if entry is not None] or [decision.entry]
         ranked = {c.entry_id: c for c in decision.candidates}
         used = [ranked.get(e.entry_id) or Candidate(item_no, e.entry_id, e.question, 0.0)
@@ -240,6 +242,14 @@ class Follower:
         if len(ranked) == 1 or odds.get(ranked[0], 0.0) > SIBLING_LEAD * odds.get(ranked[1], 0.0):
             return ranked[0]
         return None
+
+
+def answers_itself(entry: Entry, asked: list[str]) -> bool:
+    """An entry that is no aspect's (a platform question, a common question, a gap task's
+    answer) and whose own question asks what is asked: it answers the question, no aspect
+    entry is missing ("一网通办怎么注册账号" has 00-register, not a steps entry)."""
+    no_aspect = entry.topic == OTHER or entry.topic not in topics()
+    return no_aspect and bool(set(detect_topics(entry.question)) & set(asked))
 
 
 def lacking(asked: list[str], on: list[Entry | None]) -> list[str]:

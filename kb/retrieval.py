@@ -80,8 +80,10 @@ class Retriever:
         return Evidence(hits, snapshot.services.guess(text, vector))
 
     def rank(self, evidence: Evidence, thresholds: Thresholds | None = None) -> list[Candidate]:
-        """Candidates by fused score, best first."""
-        return rank(evidence.hits, self.live.current().entries,
+        """Candidates by fused score, best first. The evidence may come from the snapshot
+        served before a swap: a hit on an entry no longer live is dropped."""
+        entries = self.live.current().entries
+        return rank([hit for hit in evidence.hits if hit.entry_id in entries], entries,
                     (thresholds or self.thresholds).dense_weight)
 
     def search(self, query: str, k: int = 5, item_no: int | None = None) -> list[Candidate]:

@@ -183,7 +183,8 @@ def test_ask_json_reads_stdin_lines(stack, stack_env) -> None:
     replies = [json.loads(line) for line in result.output.splitlines()]
     assert [r["outcome"] for r in replies] == ["chitchat", "answered", "handoff"]
     assert replies[1]["item_no"] == 3
-    keys = {"text", "outcome", "item_no", "entry_id", "topic", "score", "candidates"}
+    keys = {"text", "outcome", "item_no", "entry_id", "entry_ids", "topic", "missing", "score",
+            "candidates"}
     assert all(set(r) == keys for r in replies)
     assert set(replies[1]["candidates"][0]) == {"item_no", "entry_id", "title", "score"}
 

@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from kb.gap_tasks import GapTasks
+from kb.store import KnowledgeBase
+from tests.conftest import wait_until_live
 from xiaoshen.client import ChatClient, ask
 
 pytestmark = pytest.mark.stack
@@ -92,7 +94,8 @@ def test_bad_input_gets_a_clear_reply(stack, text) -> None:
     assert "<script>" not in reply.text
 
 
-def test_new_entries_are_answered_without_restart(stack, stack_env, tmp_path) -> None:
+def test_new_entries_are_answered_without_restart(stack, stack_env, stack_settings,
+                                                  tmp_path) -> None:
     entry = {"entry_id": "07-faq-test", "item_no": 7,
              "question": "实有人口信息填报能用外国护照吗？",
              "similar_questions": ["外籍人士实有人口自主填报用护照可以吗"] * 5,
@@ -102,10 +105,13 @@ def test_new_entries_are_answered_without_restart(stack, stack_env, tmp_path) ->
     env = {**os.environ, **stack_env}
     subprocess.run([sys.executable, "-m", "xiaoshen.cli", "kb", "import", str(path)],
                    env=env, check=True)
+    kb = KnowledgeBase(stack_env["XIAOSHEN_DB"])
+    wait_until_live(stack_settings, kb.revision)  # within a second: no restart, no rebuild
     reply = ask("实有人口信息填报能用外国护照吗", stack)
     assert (reply.outcome, reply.payload.entry_id) == ("answered", "07-faq-test")
     assert reply.text == entry["answer"]
     path.write_text(json.dumps({**entry, "status": "retired"}, ensure_ascii=False), "utf-8")
     subprocess.run([sys.executable, "-m", "xiaoshen.cli", "kb", "import", str(path)],
                    env=env, check=True)
+    wait_until_live(stack_settings, kb.revision)
     assert ask("实有人口信息填报能用外国护照吗", stack).payload.entry_id != "07-faq-test"

@@ -1,50 +1,58 @@
-"""Resident memory of each running service (the process and its children), in MiB.
+"""Resident memory of the running stack: each service (Rasa, the action server, the gateway)
+with its children, the supervisor alone, and their sum against the 1.2 GB budget, in MiB.
 
-Run the stack first (`xiaoshen serve`), then:  .venv/bin/python bench/stack_memory.py
+Run the stack first (`xiaoshen serve`), then, with the same XIAOSHEN_* settings:
+
+    .venv/bin/python bench/stack_memory.py
+
+The processes are the ones the supervisor of these settings started (its state file beside
+the database), so other stacks on the machine are not counted.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import contextlib
+import sys
 
-SERVICES = {"rasa": "bot.rasa_server run", "actions": "actions.server",
-            "supervisor": "xiaoshen serve"}
+import psutil
 
+from xiaoshen import settings
+from xiaoshen.supervisor import read_state
 
-def command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
+BUDGET_MIB = 1.2 * 1024
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        found += [int(child) for child in task.read_text().split()]
-    return found + [grandchild for child in found for grandchild in children(child)]
+def resident_mib(root: psutil.Process, with_children: bool) -> float:
+    tree = [root, *(root.children(recursive=True) if with_children else [])]
+    total = 0
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):  # gone since it was listed
+            total += process.memory_info().rss
+    return total / 2**20
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def main() -> None:
-    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-    for service, marker in SERVICES.items():
-        roots = [pid for pid in pids if marker in command_line(pid)]
-        if not roots:
-            print(f"{service:<11} not running")
+def main() -> int:
+    state = read_state(settings.load())
+    if not state:
+        print("no running `xiaoshen serve` for these settings: start it first")
+        return 1
+    rows = {name: (known["pid"], True) for name, known in state.items() if known.get("pid")}
+    supervisor = next((known.get("supervisor_pid") for known in state.values()), None)
+    if supervisor:
+        rows["supervisor"] = (supervisor, False)  # its children are the services above
+    total = 0.0
+    for name, (pid, with_children) in rows.items():
+        try:
+            mib = resident_mib(psutil.Process(pid), with_children)
+        except psutil.NoSuchProcess:
+            print(f"{name:<11} not running")
             continue
-        # The supervisor's children are the other services, counted on their own lines.
-        tree = {pid for root in roots
-                for pid in [root, *([] if service == "supervisor" else children(root))]}
-        total = sum(rss_mib(pid) for pid in tree)
-        print(f"{service:<11} {total:8.1f} MiB resident in {len(tree)} process(es)")
+        total += mib
+        print(f"{name:<11} {mib:8.1f} MiB")
+    print(f"{'total':<11} {total:8.1f} MiB (budget {BUDGET_MIB:.0f} MiB: "
+          f"{'within' if total <= BUDGET_MIB else 'over'})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -225,6 +225,10 @@ def test_rasa_s_api_and_the_action_server_refuse_callers_without_the_secret(
         assert httpx.post(f"{actions}/kb/search", json={"query": "签注"},
                           headers=guess).status_code == 403
         assert httpx.post(f"{actions}/gaps/place", json={}, headers=guess).status_code == 403
+    # Not even the right secret in a URL: URLs end up in logs (Rasa's error log prints them).
+    secret = load_or_create(config).actions_secret
+    assert httpx.post(f"{actions}/webhook?token={secret}",
+                      json={"next_action": "action_greet"}).status_code == 403
     assert httpx.get(f"{actions}/health").status_code == 200
     assert ask(QUESTION, rasa).payload.outcome == "answered"
     assert token not in subprocess.run(["ps", "axww", "-o", "args"], capture_output=True,

@@ -36,6 +36,7 @@ from handoff.service_level import ServiceLevels, Sweeper
 from handoff.staff import Role, StaffDirectory
 from handoff.views import attachments, auth, entries, gaps, kb_live, pages, policies, review
 from kb.store import KnowledgeBase
+from nlu.topics import TOPIC_NAMES
 from xiaoshen.secrets import load_or_create
 from xiaoshen.settings import Settings
 
@@ -165,6 +166,7 @@ def create_app(settings: Settings) -> Any:
                                                           "x-xiaoshen-session"])])
     web.state.desk, web.state.attachments, web.state.seats = desk, files, seats
     web.state.templates = Jinja2Templates(directory=WEB / "templates")
+    web.state.templates.env.globals["topic_names"] = TOPIC_NAMES  # the editor's choices
     web.state.upload_limits = Limits((SlidingWindow(10, 60), "session"),
                                      (SlidingWindow(10, 60), "address"))
     return SecurityHeaders(socketio.ASGIApp(sio, other_asgi_app=web),

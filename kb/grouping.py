@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
@@ -22,12 +22,14 @@ import numpy as np
 from kb import clock
 from kb.embedder import Embedder
 from kb.gaps import DUE_WORKING_DAYS, PLATFORM_DEPARTMENT
-from kb.retrieval import Retriever
 from kb.store import KnowledgeBase
 from kb.workdays import WorkCalendar
 from nlu.noise import why_not_a_question
 from nlu.normalize import normalize
 from nlu.topics import detect_topic
+
+if TYPE_CHECKING:  # the gateway imports this module: no classifier, no sklearn in it
+    from kb.retrieval import Retriever
 
 log = logging.getLogger(__name__)
 

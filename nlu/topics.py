@@ -27,11 +27,14 @@ _FILLER = re.compile(
 _HOW = re.compile(r"怎么|如何|咋|怎样")
 # Clauses, and the words that make one ask something (the rest tell a story).
 _CLAUSE = re.compile(r"[^，。？！；,.?!;、\n]+[，。？！；,.?!;、\n]*")
-_ASKS = re.compile(r"[?？]|吗|呢|么|嘛|什么|啥|哪|怎|咋|如何|多少|多久|多长|几|能不能|可不可以|"
-                   r"是否|有没有|(.)不\1")
+_ASKS = re.compile(r"[?？]|吗|呢|么|嘛|什么|啥|哪|怎|咋|如何|多少|多久|多就|多长|几|谁|能不能|"
+                   r"可不可以|是否|有没有|(.)不\1")
+# "想问下…" makes every clause after it a question, with or without a question word.
+_INTRO = re.compile(r"想问|请问|问一下|问下|咨询")
 # "在街道能办吗" asks where, "网上可以办吗" how: a yes-no tail right after another topic's cue
 # belongs to it.
-_TAILS = frozenset({"能办吗", "可以办吗", "能办", "也能", "也可以", "能申请吗", "可以申请吗"})
+_TAILS = frozenset({"能办吗", "可以办吗", "能办", "也能", "也可以", "能申请吗", "可以申请吗",
+                    "可以吗", "可以办理吗", "能办理吗"})
 
 
 class Cue(NamedTuple):
@@ -52,9 +55,10 @@ def cues() -> tuple[Cue, ...]:
     found = []
     for line in read_word_list(CUES):
         label, _, words = line.partition(":")
-        topic = label.strip().removesuffix(WEAK.strip()).strip()
         weak = label.strip().endswith(WEAK.strip())
-        found += [Cue(topic, w.strip().lower(), weak) for w in words.split(",") if w.strip()]
+        for topic in label.strip().removesuffix(WEAK.strip()).strip().split("+"):
+            found += [Cue(topic, w.strip().lower(), weak) for w in words.split(",") if w.strip()]
+    # Stable: a word of several topics keeps its topics in the order its line gives.
     return tuple(sorted(found, key=lambda cue: -len(cue.word)))
 
 
@@ -64,22 +68,27 @@ def topics() -> tuple[str, ...]:
 
 def found_cues(folded: str) -> list[Found]:
     """The cues in `folded` text, in order, none overlapping (longer cues claim first)."""
-    taken = [False] * len(folded)
+    taken: list[str | None] = [None] * len(folded)  # the cue word claiming each character
     found = []
     for cue in cues():
         for match in re.finditer(re.escape(cue.word), folded):
             start, end = match.span()
-            if not any(taken[start:end]):
-                taken[start:end] = [True] * (end - start)
+            # Free characters, or claimed by this very word for another of its topics.
+            if all(word is None for word in taken[start:end]) or (
+                    taken[start:end] == [cue.word] * (end - start)):
+                taken[start:end] = [cue.word] * (end - start)
                 found.append(Found(start, end, cue))
-    found.sort()
+    found.sort(key=lambda f: (f.start, f.end))
     return [f for i, f in enumerate(found)
             if not (f.cue.word in _TAILS and i and found[i - 1].end == f.start)]
 
 
 def asking_spans(folded: str) -> list[tuple[int, int]]:
     """Where the clauses that ask something stand (all of the text when none asks)."""
-    spans = [m.span() for m in _CLAUSE.finditer(folded) if _ASKS.search(m.group())]
+    intro = _INTRO.search(folded)
+    asked_from = intro.start() if intro else len(folded)
+    spans = [m.span() for m in _CLAUSE.finditer(folded)
+             if m.end() > asked_from or _ASKS.search(m.group())]
     return spans or [(0, len(folded))]
 
 

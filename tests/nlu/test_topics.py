@@ -28,6 +28,14 @@ def test_topic_and_residual(text, topic, rest) -> None:
     ("要带什么材料，多久能拿到", ["materials", "time_limit"]),
     ("改社保里的单位地址多久能拿到，要交钱吗？", ["time_limit", "fees"]),
     ("我是外地户口在上海打工，叉车证去哪个窗口，需要什么条件？", ["location", "conditions"]),
+    # After "想问下" a clause asks without a question word; going in person asks who must
+    # apply and how.
+    ("想问下教师资格认定对户口有要求，还有多长时间出结果", ["conditions", "time_limit"]),
+    ("想问下公积金提取要本人去，还有要带哪些证件？", ["conditions", "steps", "materials"]),
+    ("无犯罪记录证明哪个中心能办呢？", ["location"]),
+    ("谁可以申请呀，要花多少钱呢？", ["conditions", "fees"]),
+    ("开公司一周能搞定不？", ["time_limit"]), ("特种设备操作证的申请材料有哪些？", ["materials"]),
+    ("养老金卡调整的办理时间是几点到几点", ["location"]),  # opening hours: the where entry
     # Common slips.
     ("暂住登记的办理条见是什么？", ["conditions"]), ("设保单位基本信息变更收废吗", ["fees"]),
     ("你好", []),

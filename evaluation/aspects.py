@@ -23,7 +23,7 @@ from kb.store import KnowledgeBase
 from xiaoshen.client import ChatClient, Reply
 
 MISSING = "missing"  # said plainly that the service lacks it
-SETS = ("devset", "heldout")
+FOLLOW_UPS = "followups"
 METRICS = ("right service", "wrong confident answers", "aspect asked answered",
            "single-aspect questions answered", "multi-aspect all answered")
 
@@ -109,18 +109,25 @@ def format_confusion(title: str, confusion: Counter) -> str:
     return "\n".join(lines)
 
 
+def first_turn_sets(folder: Path) -> list[str]:
+    """The sets of first-turn questions in `folder`: every .jsonl but the follow-ups, the dev
+    set first (later sets are held out, the newest blind ones last by name)."""
+    names = sorted(path.stem for path in folder.glob("*.jsonl") if path.stem != FOLLOW_UPS)
+    return sorted(names, key=lambda name: name != "devset")
+
+
 def run_aspects(rasa_url: str, folder: Path, kb: KnowledgeBase,
-                sets: Iterable[str] = SETS, show: Callable[[str], None] = print) -> None:
+                sets: Iterable[str] | None = None, show: Callable[[str], None] = print) -> None:
     scores = {}
-    for name in sets:
+    for name in first_turn_sets(folder) if sets is None else sets:
         rows = read_jsonl(folder / f"{name}.jsonl")
         scores[name] = score_set(rasa_url, [[row] for row in rows], kb, first_turns=True)
         show(f"\naspects, {name}: {len(rows)} first-turn questions from {folder / name}.jsonl")
-    followups = read_jsonl(folder / "followups.jsonl")
+    followups = read_jsonl(folder / f"{FOLLOW_UPS}.jsonl")
     scores["follow-ups"] = score_set(rasa_url, [d["turns"] for d in followups], kb,
                                      first_turns=False)
     show(f"aspects, follow-ups: {sum(len(d['turns']) - 1 for d in followups)} later turns of "
-         f"{len(followups)} dialogues from {folder / 'followups.jsonl'}")
+         f"{len(followups)} dialogues from {folder / FOLLOW_UPS}.jsonl")
     show(format_tallies("aspects", {name: s.tally for name, s in scores.items()}, METRICS))
     for name, s in scores.items():
         show("\n" + format_confusion(name, s.confusion))

@@ -164,7 +164,7 @@ def finetune_embedder(config: Settings, out_dir: Path, base: str, epochs: int) -
               help="only score the grouping of misses (no running stack needed)")
 @click.option("--aspects", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=settings.ROOT / "eval" / "aspects", show_default=True,
-              help="aspect sets: devset.jsonl, heldout.jsonl, followups.jsonl")
+              help="aspect sets: devset.jsonl, held-out sets (any other .jsonl), followups.jsonl")
 @click.option("--aspects-only", is_flag=True, help="only score the aspect sets")
 @pass_settings
 def evaluate(config: Settings, devset: Path, baselines: bool, tune: bool, conversations: Path,

@@ -18,6 +18,7 @@ from kb.reply import Outcome
 from kb.snapshot import Snapshot
 from kb.store import Entry, KnowledgeBase
 from nlu.normalize import normalize
+from nlu.variants import standard_wording
 
 HITS_PER_QUERY = 20
 
@@ -70,7 +71,7 @@ class Retriever:
     def evidence(self, query: str, item_no: int | None = None) -> Evidence:
         """Raw candidates from both retrievers and the classifier (none for an empty query)."""
         snapshot = self.live.current()
-        text = normalize(query)
+        text = standard_wording(normalize(query))
         if not text:
             return Evidence()
         vector = self.vector(text)
@@ -106,7 +107,7 @@ class Retriever:
 
     def guesses(self, query: str) -> list[ServiceGuess]:
         """The classifier's guesses alone (which service a short phrase is about)."""
-        text = normalize(query)
+        text = standard_wording(normalize(query))
         if not text:
             return []
         return self.live.current().services.guess(text, self.vector(text))

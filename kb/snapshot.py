@@ -31,6 +31,7 @@ from kb.index import EmbeddingCache, HybridIndex, questions_of
 from kb.patch import PatchedIndex
 from kb.store import Entry, Item, KnowledgeBase, OtherService
 from nlu.legal import complaint_examples
+from nlu.segment import word_lists_version
 
 FORMAT = 3  # bumped whenever what is saved changes, so an older snapshot gets rebuilt
 CLASSIFIER_FILE = "services.joblib"
@@ -354,7 +355,7 @@ class LiveSnapshot:
     def _load_or_build(self, kb: KnowledgeBase, key: tuple[int, str]) -> Snapshot:
         revision, day = key
         manifest = {"revision": revision, "built_on": day, "embedder": self.embedder_name,
-                    "complaints": len(complaint_examples())}
+                    "complaints": len(complaint_examples()), "words": word_lists_version()}
         saved = read_manifest(self.directory)
         if saved.get("format") == FORMAT and all(saved.get(k) == v for k, v in manifest.items()):
             return load(self.directory, kb.live_entries(date.fromisoformat(day)))

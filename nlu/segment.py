@@ -6,6 +6,7 @@ the whole word.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -31,6 +32,16 @@ def read_word_list(path: Path) -> list[str]:
 
 
 @cache
+def word_lists_version() -> str:
+    """A fingerprint of the word lists tokens depend on: an index built with other lists is
+    rebuilt (its manifest names the version)."""
+    digest = hashlib.sha256()
+    for name in ("terms.txt", "synonyms.txt", "stopwords.txt"):
+        digest.update((HERE / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@cache
 def stopwords() -> frozenset[str]:
     return frozenset(read_word_list(HERE / "stopwords.txt"))
 
@@ -45,9 +56,20 @@ def synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(pairs)
 
 
+@cache
+def _variant_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Per canonical wording, its variants; a Latin one whole ("pp" is not in "app")."""
+    def one(variant: str) -> str:
+        if variant.isascii():
+            return rf"(?<![a-z]){re.escape(variant)}(?![a-z])"
+        return re.escape(variant)
+    return tuple((canonical, re.compile("|".join(map(one, variants))))
+                 for canonical, variants in synonyms())
+
+
 def expand(text: str) -> str:
-    """`text` followed by the canonical wording of every variant it contains."""
-    found = [canonical for canonical, variants in synonyms() if any(v in text for v in variants)]
+    """`text` (lower case) followed by the canonical wording of every variant it contains."""
+    found = [canonical for canonical, pattern in _variant_patterns() if pattern.search(text)]
     return " ".join([text, *found])
 
 

@@ -37,6 +37,16 @@ def test_several_aspects_are_answered_in_the_order_asked(stack, seed_retriever) 
     assert reply.text == f"【所需材料】\n{materials}\n\n【办理时限】\n{time_limit}"
 
 
+@pytest.mark.parametrize(("text", "entry_ids"), [
+    # "想问下" makes the clause after it ask, without a question word.
+    ("想问下失业登记对户口有要求，还有多长时间出结果", ["10-conditions", "10-time_limit"]),
+    # Going in person: who must apply and how.
+    ("换养老金卡是不是一定要跑一趟啊？", ["11-conditions", "11-steps"]),
+])
+def test_asking_without_a_question_word(stack, text, entry_ids) -> None:
+    assert ask(text, stack).payload.entry_ids == entry_ids
+
+
 def test_a_follow_up_asking_two_aspects_gets_both(stack) -> None:
     client = ChatClient(stack)
     assert client.send("认定教师资格证要钱不？").payload.entry_ids == ["01-fees"]

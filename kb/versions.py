@@ -112,6 +112,10 @@ class ReviewRefused(KnowledgeBaseError):
     pass
 
 
+class OwnChange(ReviewRefused):
+    """The author of a change may not approve it: a matter of who asks, not of its state."""
+
+
 class EntryVersions:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
@@ -254,7 +258,7 @@ class EntryVersions:
 
     def _check_reviewer(self, change: Version, by: str) -> None:
         if change.author == by:
-            raise ReviewRefused("不能审核自己提交的修改，请由其他维护员或督导审核")
+            raise OwnChange("不能审核自己提交的修改，请由其他维护员或督导审核")
 
     def _review(self, entry_id: str, version: int, by: str, allowed: tuple[str, ...],
                 to: Review, reviewer: bool) -> Version:

@@ -22,7 +22,15 @@ from handoff.views.gaps import field, kb_of, scope
 from kb import clock
 from kb.errors import EntryNotFound, InvalidEntry
 from kb.store import Entry, KnowledgeBase, entry_from_row
-from kb.versions import FIELD_NAMES, EntryVersions, ReviewRefused, StaleVersion, Version, diff
+from kb.versions import (
+    FIELD_NAMES,
+    EntryVersions,
+    OwnChange,
+    ReviewRefused,
+    StaleVersion,
+    Version,
+    diff,
+)
 
 HITS_DAYS = 30  # the bot's hits are counted over this many Shanghai days, today included
 MAX_LISTED = 200
@@ -87,8 +95,8 @@ def stale_response(kb: KnowledgeBase, error: StaleVersion) -> JSONResponse:
 
 def change_versions(kb: KnowledgeBase, change: Callable[[], object]) -> JSONResponse | None:
     """Make a change of an entry's versions (a save or a review move): None once made, else
-    the stale response; an unknown entry or version answers 404, an invalid entry 400, a move
-    its review state refuses 409."""
+    the stale response; an unknown entry or version answers 404, an invalid entry 400, an
+    approval by its author 403, a move its review state refuses 409."""
     try:
         change()
     except StaleVersion as error:
@@ -97,6 +105,8 @@ def change_versions(kb: KnowledgeBase, change: Callable[[], object]) -> JSONResp
         raise HttpError(404, str(error)) from None
     except InvalidEntry as error:
         raise HttpError(400, str(error)) from None
+    except OwnChange as error:
+        raise HttpError(403, str(error)) from None
     except ReviewRefused as error:
         raise HttpError(409, str(error)) from None
     return None

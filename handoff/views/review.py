@@ -1,8 +1,9 @@
 """Review before publish over HTTP: the queue of changes waiting (with their source: import,
 console, gap task, seat candidate) and the moves of one change: submit (提交审核), withdraw,
 approve (通过, never by its author), return (退回, with a comment), and rollback (回滚) to an
-older published version. A move refused by the state of the change answers 409; an approval
-of a change made on a version no longer current answers 409 with the diff."""
+older published version. An approval by its author answers 403, a move refused by the state
+of the change 409; an approval of a change made on a version no longer current 409 with the
+diff."""
 
 from __future__ import annotations
 

@@ -166,7 +166,7 @@ def test_the_author_cannot_approve_and_another_maintainer_publishes(gateway, sta
 
     refused = author.post(f"/api/kb/entries/{entry['entry_id']}/approve",
                           json={"version": version})
-    assert refused.status_code == 409 and "不能审核自己" in refused.json()["error"]
+    assert refused.status_code == 403 and "不能审核自己" in refused.json()["error"]
     outsider = client(gateway, staff, "maintainer", POLICE)
     assert outsider.post(f"/api/kb/entries/{entry['entry_id']}/approve",
                          json={"version": version}).status_code == 404

@@ -23,6 +23,7 @@ jieba.setLogLevel(logging.WARNING)
 HERE = Path(__file__).parent
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+_SYNONYM_LINE = re.compile(r"\s*(.+?)\s*([:=])\s*(.+)")
 _NAME_PARTS = re.compile(r"[、，,（）()《》“”\"/—\-\s]+")
 
 
@@ -47,13 +48,26 @@ def stopwords() -> frozenset[str]:
 
 
 @cache
-def synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(canonical, variants) pairs from `synonyms.txt`."""
-    pairs = []
+def _synonym_lines() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(canonical, ":" or "=", variants) per line of `synonyms.txt`."""
+    lines = []
     for line in read_word_list(HERE / "synonyms.txt"):
-        canonical, _, variants = line.partition(":")
-        pairs.append((canonical.strip(), tuple(v.strip().lower() for v in variants.split(","))))
-    return tuple(pairs)
+        canonical, sign, variants = _SYNONYM_LINE.fullmatch(line).groups()
+        lines.append((canonical, sign, tuple(v.strip().lower() for v in variants.split(","))))
+    return lines
+
+
+@cache
+def synonyms() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(canonical, variants) pairs from `synonyms.txt`, both kinds of line."""
+    return tuple((canonical, variants) for canonical, _, variants in _synonym_lines())
+
+
+@cache
+def other_names() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(standard name, other names of the same thing) from the `=` lines of `synonyms.txt`."""
+    return tuple((canonical, variants) for canonical, sign, variants in _synonym_lines()
+                 if sign == "=")
 
 
 @cache

@@ -24,7 +24,7 @@ from functools import cache, lru_cache
 import jieba
 from pypinyin import Style, lazy_pinyin
 
-from nlu.segment import HERE, read_word_list, synonyms
+from nlu.segment import HERE, other_names, read_word_list, synonyms
 
 _CJK_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
@@ -65,12 +65,13 @@ def abbreviations() -> dict[str, str]:
         meanings = {canonical for _, canonical in words}
         if len(words) == 1 or len(meanings) == 1:  # jzz: 居住证 (居主证 is its typo)
             table[letters] = words.pop()[0] if len(words) == 1 else meanings.pop()
-    for canonical, variants in synonyms():  # listed ones: "fp" beside 发票, "zp" beside 专票
-        spelled: dict[str, str] = {}
+    spelled: dict[str, dict[str, str]] = defaultdict(dict)  # canonical → initials → word
+    for canonical, variants in synonyms():
         for word in (canonical, *variants):  # the canonical first: fp is 发票, not 发漂
             if _CJK_WORD.fullmatch(word):
-                spelled.setdefault(initials(word), word)
-        table.update((v, spelled[v]) for v in variants if v in spelled)
+                spelled[canonical].setdefault(initials(word), word)
+    for canonical, variants in synonyms():  # listed ones: "fp" beside 发票, "zp" beside 专票
+        table.update((v, spelled[canonical][v]) for v in variants if v in spelled[canonical])
     return table
 
 
@@ -131,9 +132,23 @@ def _is_slip(window: str, word: str) -> bool:
     return differing <= max(1, len(word) // 2) and not jieba.get_FREQ(window)
 
 
+@cache
+def _other_names() -> tuple[re.Pattern[str], dict[str, str]]:
+    standard = {name: canonical for canonical, names in other_names() for name in names}
+    longest_first = sorted(standard, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, longest_first))), standard
+
+
+def _standard_names(text: str) -> str:
+    pattern, standard = _other_names()
+    return pattern.sub(lambda m: standard[m.group()], text) if standard else text
+
+
 @lru_cache(maxsize=8192)
 def standard_wording(text: str) -> str:
-    """`text` (already normalised) with abbreviations and homophone typos of government
-    words rewritten: "去签jzz" → "去签居住证", "设保" → "社保"."""
+    """`text` (already normalised) with abbreviations, homophone typos and other names of
+    government words rewritten: "去签jzz" → "去签居住证", "设保" → "社保", "良民证" →
+    "无犯罪记录证明"."""
     text = _expand_letters(text)
-    return _CJK_RUN.sub(lambda m: _correct_run(m.group()), text)
+    text = _CJK_RUN.sub(lambda m: _correct_run(m.group()), text)
+    return _standard_names(text)

@@ -1,4 +1,4 @@
-"""Abbreviated and mistyped service names answered with the right service, through the real
+"""Abbreviated, mistyped and other names of services answered with the right service, through the real
 retriever over the seed knowledge base (each is not answered without the rewriting); an index
 built with other word lists is rebuilt, not reused."""
 
@@ -19,6 +19,8 @@ from nlu.segment import word_lists_version
         ("营业职照怎么申请", 21),
         ("生于保险怎么领", 26),
         ("领fp", 30),
+        ("居住证续期要什么材料", 3),  # another name of 居住证签注
+        ("居住证延期去哪里办", 3),  # without the rewriting: 居住证新办, a wrong answer
     ],
 )
 def test_slips_in_a_service_name_are_answered(seed_retriever, query: str, item_no: int) -> None:

@@ -1,5 +1,6 @@
 """`python -m bot.rasa_server run …`: Rasa's own command line, with action replies validated
-by a compiled JSON-schema validator and each turn's work bounded (bot/bounded_tracker.py).
+by a compiled JSON-schema validator, each turn's work bounded (bot/bounded_tracker.py) and
+TensorFlow loaded only for a model that uses it (bot/lean_imports.py).
 
 Rasa 3.6 checks every action server reply with `jsonschema.validate`, which re-validates the
 schema itself against the meta-schema on each call: two thirds of Rasa's time per message
@@ -18,7 +19,7 @@ from typing import Any
 import jsonschema
 import jsonschema.validators
 
-from bot import bounded_tracker
+from bot import bounded_tracker, lean_imports
 from xiaoshen import turn_timing
 
 
@@ -35,6 +36,7 @@ def validate(instance: Any, schema: dict, *args: Any, **kwargs: Any) -> None:
 
 
 if __name__ == "__main__":
+    lean_imports.install()  # before anything imports Rasa
     jsonschema.validate = validate  # Rasa imports it from jsonschema at call time
     bounded_tracker.install()
     timing = turn_timing.path_from_env()

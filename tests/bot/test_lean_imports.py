@@ -1,0 +1,61 @@
+"""The Rasa server defers what loads TensorFlow (bot/lean_imports.py): a deferred module's body
+runs at the first use of one of its names only."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.lean_imports import DeferringFinder, defined_names
+
+PROBE = """
+import os
+from pathlib import Path
+
+Path(os.environ["LEAN_PROBE_MARKER"]).touch()
+LIMIT = 3
+
+
+def answer() -> int:
+    return 42
+"""
+
+
+@pytest.mark.parametrize(("source", "names"), [
+    ("import os\nfrom a import b as c\n", {"os", "c"}),
+    ("def f():\n    inner = 1\nclass K: pass\n", {"f", "K"}),
+    ("X, Y = 1, 2\nprint(Z)\n", {"X", "Y"}),
+    ("try:\n    import tensorflow as tf\nexcept ImportError:\n    tf = None\n", {"tf"}),
+])
+def test_defined_names_are_read_without_running(source: str, names: set[str]) -> None:
+    assert defined_names(source, "<test>") == names
+
+
+@pytest.fixture
+def probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    (tmp_path / "lean_probe.py").write_text(PROBE, encoding="utf-8")
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("LEAN_PROBE_MARKER", str(marker))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    finder = DeferringFinder(("lean_probe",))
+    sys.meta_path.insert(0, finder)
+    yield marker
+    sys.meta_path.remove(finder)
+    sys.modules.pop("lean_probe", None)
+
+
+def test_a_deferred_module_runs_at_the_first_use_of_its_names(probe: Path) -> None:
+    import lean_probe
+
+    assert not probe.exists()
+    import lean_probe as again  # a second import (Rasa's modules do) does not run it
+
+    assert again is lean_probe and not probe.exists()
+    assert getattr(lean_probe, "agm", None) is None  # what pickle's whichmodule asks every module
+    assert not probe.exists()
+    assert lean_probe.answer() == 42
+    assert probe.exists() and lean_probe.LIMIT == 3
+

@@ -28,7 +28,10 @@ _HOW = re.compile(r"怎么|如何|咋|怎样")
 # Clauses, and the words that make one ask something (the rest tell a story).
 _CLAUSE = re.compile(r"[^，。？！；,.?!;、\n]+[，。？！；,.?!;、\n]*")
 _ASKS = re.compile(r"[?？]|吗|呢|么|嘛|什么|啥|哪|怎|咋|如何|多少|多久|多就|多长|几|谁|能不能|"
-                   r"可不可以|是否|有没有|(.)不\1")
+                   r"可不可以|是否|有没有|(.)不\1|不[\s，。？！；,.?!;、]*$")
+# Whether one may: in a clause that asks and names no aspect, it asks who may apply.
+_MAY = re.compile(r"能|可以|需要办|要不要办")
+_HOW_MUCH = re.compile(r"多少|几")  # "每个月最多能提多少" asks an amount, not who may
 # "想问下…" makes every clause after it a question, with or without a question word.
 _INTRO = re.compile(r"想问|请问|问一下|问下|咨询")
 # "在街道能办吗" asks where, "网上可以办吗" how: a yes-no tail right after another topic's cue
@@ -104,11 +107,24 @@ def asked_cues(folded: str) -> tuple[Found, ...]:
 
 
 def detect_topics(text: str) -> list[str]:
-    """The topics `text` asks about, in the order asked (see `asked_cues`); else "steps" for
-    any other how ("怎么开", "如何申报"); else none."""
+    """The topics `text` asks about, in the order asked: the strong cues of the clauses that
+    ask (see `asked_cues`); in an asking clause without one, a how ("怎么续签") asks the steps,
+    else its weak cues count, else whether one may ("还能签注吗") asks the conditions."""
     folded = normalize(text).lower()
-    ordered = list(dict.fromkeys(f.cue.topic for f in asked_cues(folded)))
-    return ordered or (["steps"] if _HOW.search(folded) else [])
+    cued = asked_cues(folded)
+    asked = [(f.start, f.cue.topic) for f in cued if not f.cue.weak]
+    for start, end in asking_spans(folded):
+        here = [f for f in cued if start <= f.start < end]
+        if any(not f.cue.weak for f in here):
+            continue
+        clause = folded[start:end]
+        if _HOW.search(clause):
+            asked.append((start, "steps"))
+        elif here:
+            asked += [(f.start, f.cue.topic) for f in here]
+        elif _MAY.search(clause) and not _HOW_MUCH.search(clause):
+            asked.append((start, "conditions"))
+    return list(dict.fromkeys(topic for _, topic in sorted(asked)))
 
 
 def service_part(text: str) -> str:

@@ -36,6 +36,11 @@ def test_topic_and_residual(text, topic, rest) -> None:
     ("谁可以申请呀，要花多少钱呢？", ["conditions", "fees"]),
     ("开公司一周能搞定不？", ["time_limit"]), ("特种设备操作证的申请材料有哪些？", ["materials"]),
     ("养老金卡调整的办理时间是几点到几点", ["location"]),  # opening hours: the where entry
+    # A clause without a cue of its own: a how asks the steps, a may asks who may apply.
+    ("居住证快过期了咋续签呀，要多久弄好", ["steps", "time_limit"]),
+    ("没有租房合同能取公积金付房租不？取的话多久到账", ["conditions", "time_limit"]),
+    ("非师范生认定教资有啥条件啊，要交钱不", ["conditions", "fees"]),  # a clause ending in 不
+    ("租房提取公积金，每个月最多能提多少", []),  # an amount, not who may
     # Common slips.
     ("暂住登记的办理条见是什么？", ["conditions"]), ("设保单位基本信息变更收废吗", ["fees"]),
     ("你好", []),

@@ -112,7 +112,7 @@ class CustomerNamespace(socketio.AsyncNamespace):
             raise ProtocolError("只能在自己的会话中发送消息")
         if not self.limits.allow(conversation_id, session["address"]):
             raise ProtocolError(TOO_FAST)
-        await self.desk.from_customer(conversation_id, event.message, event.title)
+        await self.desk.from_customer(conversation_id, event.message, event.title, event.key)
 
     async def _sync(self, sid: str, data: Any) -> None:
         conversation_id, _ = await self._own_conversation(sid)

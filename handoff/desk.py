@@ -87,17 +87,22 @@ class HelpDesk:
     # -- customers ------------------------------------------------------------------------
 
     async def from_customer(self, conversation_id: str, text: str,
-                            title: str | None = None) -> None:
+                            title: str | None = None, key: str | None = None) -> None:
         conversation = self.store.get(conversation_id)
         title = title or self._reply_title(conversation_id, text)
-        extra = {"title": title} if title else None
-        if conversation["mode"] == BOT:
-            message = self.relay.backlog.keep(conversation_id, text, extra)
-            await self.notify.echo(message)
+        extra = {name: value for name, value in (("title", title), ("key", key)) if value}
+        bot_mode = conversation["mode"] == BOT
+        with self.kb.write():  # one writer at a time: a re-sent key is found, never stored twice
+            sent = self.store.sent(conversation_id, key) if key else None
+            message = sent or (
+                self.relay.backlog.keep(conversation_id, text, extra) if bot_mode
+                else self.store.add(conversation_id, "customer", text, extra=extra))
+        await self.notify.echo(message)
+        if sent is not None:  # the page re-sent it after a dropped connection: handled once
+            return
+        if bot_mode:
             await self.relay.answer(message)
             return
-        message = self.store.add(conversation_id, "customer", text, extra=extra)
-        await self.notify.echo(message)
         # A human has it, or will: the bot stays silent; Rasa's history still gets the text.
         await self.bot.record(conversation_id, "customer", text)
         await self._to_seat(conversation, message)

@@ -47,6 +47,8 @@ class Notifier:
             event["title"] = message.extra["title"]
         if message.extra.get("outcome"):
             event["outcome"] = message.extra["outcome"]
+        if message.extra.get("key"):  # the page's id of its own message: it stops re-sending
+            event["key"] = message.extra["key"]
         if message.extra.get("reply_to"):  # the customer's message this answers
             event["reply_to"] = message.extra["reply_to"]
         return event

@@ -7,6 +7,7 @@ the two in step). The reply contract with the bot is kb/reply.py.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from kb.reply import Outcome, ProtocolError, ReplyPayload, json_int
 __all__ = ["Outcome", "ProtocolError", "ReplyPayload", "json_int"]
 
 MAX_MESSAGE_CHARS = 2000  # a long citizen letter fits; a pasted document does not
+MESSAGE_KEY = re.compile(r"[A-Za-z0-9-]{8,64}")
 
 
 # -- Rasa's Socket.IO channel protocol (what rasa-webchat speaks) ---------------------------
@@ -96,6 +98,8 @@ class UserUttered:
     message: str
     session_id: str
     title: str | None = None  # a quick reply's title, shown instead of its payload
+    # The page's own id for the message: one re-sent after a dropped connection is stored once.
+    key: str | None = None
 
     @classmethod
     def from_event(cls, data: Any) -> UserUttered:
@@ -103,4 +107,7 @@ class UserUttered:
         if not isinstance(data, dict):
             raise ProtocolError("user_uttered must be an object {message, session_id}")
         title = text_field(data, "title", 100) if data.get("title") is not None else None
-        return cls(text_field(data, "message"), text_field(data, "session_id", 100), title)
+        key = text_field(data, "key", 64) if data.get("key") is not None else None
+        if key is not None and not MESSAGE_KEY.fullmatch(key):
+            raise ProtocolError("key must be 8 to 64 letters, digits or dashes")
+        return cls(text_field(data, "message"), text_field(data, "session_id", 100), title, key)

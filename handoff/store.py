@@ -98,6 +98,13 @@ class ConversationStore:
         rows = self.db["messages"].rows_where(where, [conversation_id, after], order_by="id")
         return [_message(row) for row in rows]
 
+    def sent(self, conversation_id: str, key: str) -> Message | None:
+        """The customer's message the page sent with `key`, if it was stored."""
+        rows = list(self.db["messages"].rows_where(
+            "conversation_id = ? AND sender = 'customer' AND json_extract(extra, '$.key') = ?",
+            [conversation_id, key], limit=1))
+        return _message(rows[0]) if rows else None
+
     def last_message(self, conversation_id: str) -> Message | None:
         rows = list(self.db["messages"].rows_where(
             "conversation_id = ? AND sender != 'note'", [conversation_id], order_by="id desc",

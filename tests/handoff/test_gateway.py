@@ -181,8 +181,32 @@ def test_reconnect_resumes_the_conversation_with_its_history(gateway) -> None:
     asyncio.run(scenario())
 
 
+def test_a_message_re_sent_with_its_key_is_stored_and_answered_once(gateway) -> None:
+    async def scenario() -> None:
+        peer, session = await customer(gateway)
+        sent = {"message": "居住证签注要带什么材料", "session_id": session, "key": "k" * 32}
+        await peer.client.emit("user_uttered", sent)
+        echo = await peer.next("customer_echo")
+        assert echo["key"] == sent["key"]
+        await peer.next("bot_uttered")
+        await peer.client.disconnect()
+        # The page did not see the echo (its connection dropped): it sends the message again.
+        again, _ = await customer(gateway, session)
+        await again.client.emit("user_uttered", sent)
+        assert (await again.next("customer_echo"))["id"] == echo["id"]
+        await again.client.emit("sync", {"after": 0})
+        history = (await again.next("history"))["messages"]
+        assert [m["sender"] for m in history] == ["customer", "bot"]
+        with pytest.raises(asyncio.TimeoutError):  # no second answer
+            await again.next("bot_uttered", timeout=2)
+        await again.client.disconnect()
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize(("event", "data", "error"), [
     ("user_uttered", {"message": "你好", "session_id": "0" * 32}, "只能在自己的会话中发送消息"),
+    ("user_uttered", {"message": "你好", "session_id": None, "key": "<b>"}, "key must be"),
     ("user_uttered", {"message": "", "session_id": None}, "message must be non-empty text"),
     ("user_uttered", "not an object", "must be an object"),
     ("user_uttered", {"message": "字" * 5000, "session_id": None}, "longer than"),

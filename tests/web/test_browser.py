@@ -200,6 +200,24 @@ def test_a_seat_transfers_with_a_note_and_the_supervisor_sees_the_loads(browser,
     expect(table.get_by_role("row", name=re.compile(tax))).to_contain_text("在线")
 
 
+def test_a_message_typed_while_the_network_is_down_is_sent_once_when_it_is_back(
+        browser, gateway) -> None:
+    citizen = phone(browser, gateway)
+    log = citizen.get_by_role("log", name="对话记录")
+    citizen.context.set_offline(True)
+    expect(citizen.get_by_role("status")).to_contain_text("网络已断开")
+    ask(citizen, "居住证签注要带什么材料")
+    expect(citizen.get_by_role("status")).to_contain_text("重新连接后发送")
+    citizen.context.set_offline(False)
+    expect(log.get_by_role("listitem")).to_have_count(2, timeout=30_000)
+    expect(log.get_by_role("listitem").first).to_contain_text("居住证签注要带什么材料")
+    # A reload resends nothing the server already has.
+    citizen.reload()
+    expect(log.get_by_role("listitem")).to_have_count(2, timeout=20_000)
+    citizen.wait_for_timeout(1500)
+    expect(log.get_by_role("listitem")).to_have_count(2)
+
+
 def test_a_voice_message_recorded_in_the_browser_plays_in_the_console(browser, gateway,
                                                                       stack_env) -> None:
     seat = f"seat-{uuid.uuid4().hex[:6]}"

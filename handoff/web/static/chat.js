@@ -13,6 +13,13 @@ const rating = document.getElementById("rating");
 const seen = new Set();
 let lastId = 0;  // the last message shown: a reconnect asks for the ones after it
 let session = localStorage.getItem("xiaoshen.session");
+// Messages sent but not yet echoed back as stored, by their key: after a dropped connection
+// or a reload they are sent again, and the gateway stores each key once.
+const UNSENT = "xiaoshen.unsent";
+const unsent = new Map(JSON.parse(sessionStorage.getItem(UNSENT) || "[]"));
+const keepUnsent = () => sessionStorage.setItem(UNSENT, JSON.stringify([...unsent]));
+const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)),
+  (byte) => byte.toString(16).padStart(2, "0")).join("");
 
 const socket = io({ transports: ["websocket", "polling"], auth: { client: ev.XIAOSHEN_CLIENT } });
 
@@ -27,7 +34,10 @@ socket.on(ev.SESSION_CONFIRM, (id) => {
   localStorage.setItem("xiaoshen.session", id);
   socket.emit(ev.SYNC, { after: lastId });
 });
-socket.on(ev.HISTORY, ({ messages }) => messages.forEach(show));
+socket.on(ev.HISTORY, ({ messages }) => {
+  messages.forEach(show);
+  unsent.forEach(deliver);  // what the server has not stored yet, in the order typed
+});
 socket.on(ev.BOT_UTTERED, (message) => show(message));
 socket.on(ev.CUSTOMER_ECHO, (message) => show(message));
 socket.on(ev.QUEUE_STATUS, ({ position, expected_wait_seconds }) => {
@@ -42,6 +52,7 @@ socket.on(ev.CHAT_ENDED, () => { rating.hidden = false; status.textContent = "�
 socket.on(ev.PROTOCOL_ERROR, ({ error }) => { status.textContent = error; });
 
 function show(message) {
+  if (message.key && unsent.delete(message.key)) keepUnsent();
   if (message.id && seen.has(message.id)) return;  // re-sent after a reconnect
   if (message.id) {
     seen.add(message.id);
@@ -67,9 +78,16 @@ function show(message) {
 
 function send(message, title) {
   if (!message.trim() || !session) return;
-  const event = { message, session_id: session };
+  const event = { message, key: newKey() };
   if (title && title !== message) event.title = title;
-  socket.emit(ev.USER_UTTERED, event);
+  unsent.set(event.key, event);
+  keepUnsent();
+  if (socket.connected) deliver(event);
+  else status.textContent = "网络已断开，消息将在重新连接后发送";
+}
+
+function deliver(event) {
+  socket.emit(ev.USER_UTTERED, { ...event, session_id: session });
 }
 
 document.getElementById("composer").addEventListener("submit", (event) => {

@@ -18,9 +18,11 @@ from kb.reply import Outcome
 from kb.snapshot import Snapshot
 from kb.store import Entry, KnowledgeBase
 from nlu.normalize import normalize
+from nlu.segment import clauses
 from nlu.variants import standard_wording
 
 HITS_PER_QUERY = 20
+QUESTION_CLAUSES = 3  # a message's last clauses tried alone when the whole asks which service
 
 
 VECTOR_CACHE = 4096  # short texts a conversation repeats: "收费吗", "退休", a pending question
@@ -93,8 +95,26 @@ class Retriever:
 
     def decision(self, query: str, item_no: int | None = None) -> Decision:
         """Answer, clarify (with candidate services) or fall back."""
-        return self.judge(self.evidence(query, item_no), self.thresholds,
-                          service_chosen=item_no is not None)
+        result = self.judge(self.evidence(query, item_no), self.thresholds,
+                            service_chosen=item_no is not None)
+        if result.outcome == Outcome.CLARIFY:
+            return self.asked_last(query, result) or result
+        return result
+
+    def asked_last(self, query: str, whole: Decision) -> Decision | None:
+        """A story, then the question ("我是外地户口，在上海买了房，办二手房过户收费吗"): when
+        the whole message leaves several services plausible, its last clauses alone, the
+        longest first, may answer with one of those offered, unless the clauses before them
+        name another service ("普通货运，不是危险品" is about 普通货运)."""
+        offered = {candidate.item_no for candidate in whole.candidates}
+        parts = clauses(query)
+        for start in range(max(1, len(parts) - QUESTION_CLAUSES), len(parts)):
+            tail = self.judge(self.evidence("，".join(parts[start:])), self.thresholds)
+            if tail.outcome == Outcome.ANSWERED and tail.item_no in offered:
+                story = self.judge(self.evidence("，".join(parts[:start])), self.thresholds)
+                named = story.outcome == Outcome.ANSWERED and story.item_no != tail.item_no
+                return None if named else tail
+        return None
 
     def judge(self, evidence: Evidence, thresholds: Thresholds,
               service_chosen: bool = False) -> Decision:

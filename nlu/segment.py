@@ -23,8 +23,14 @@ jieba.setLogLevel(logging.WARNING)
 HERE = Path(__file__).parent
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+_CLAUSE_END = re.compile(r"[，。！？,.!?；;]+")
 _SYNONYM_LINE = re.compile(r"\s*(.+?)\s*([:=])\s*(.+)")
 _NAME_PARTS = re.compile(r"[、，,（）()《》“”\"/—\-\s]+")
+
+
+def clauses(text: str) -> list[str]:
+    """The clauses of `text`, split at sentence and clause punctuation."""
+    return [part.strip() for part in _CLAUSE_END.split(text) if part.strip()]
 
 
 def read_word_list(path: Path) -> list[str]:

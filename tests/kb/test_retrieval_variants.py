@@ -1,6 +1,6 @@
-"""Abbreviated, mistyped and other names of services answered with the right service, through the real
-retriever over the seed knowledge base (each is not answered without the rewriting); an index
-built with other word lists is rebuilt, not reused."""
+"""Abbreviated, mistyped and other names of services answered with the right service, through
+the real retriever over the seed knowledge base (each is not answered without the rewriting);
+an index built with other word lists is rebuilt, not reused."""
 
 import pytest
 

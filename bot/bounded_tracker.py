@@ -82,14 +82,21 @@ def prepare_store(store: Any) -> None:
     """Create SESSION_INDEXES on the store's events table (once; kept by the database), and
     on SQLite write ahead: a turn's save is one commit, which in SQLite's default rollback
     journal waits for two fsyncs (7 ms at load 10 here; 0.04 ms in WAL with synchronous
-    NORMAL, which after a power cut may lose the last turns, never the file's consistency)."""
+    NORMAL, which after a power cut may lose the last turns, never the file's consistency).
+    Its connections stay open in a pool: a save of one turn took p50 10.9 ms opening one
+    (NullPool), 1.2 ms with the pool."""
     import sqlalchemy as sa
 
     if store.engine.dialect.name == "sqlite":
-        with store.engine.connect() as db:
-            db.execute(sa.text("PRAGMA journal_mode=WAL"))  # kept by the file
+        # SQLAlchemy 1.4 opens a new SQLite connection for every session (NullPool): twice a
+        # turn, each with its pragmas. A pool keeps them open (SQLAlchemy 2's default).
+        store.engine = sa.create_engine(store.engine.url, poolclass=sa.pool.QueuePool,
+                                        connect_args={"check_same_thread": False})
+        store.sessionmaker = sa.orm.sessionmaker(bind=store.engine)
         sa.event.listen(store.engine, "connect",
                         lambda connection, _: connection.execute("PRAGMA synchronous=NORMAL"))
+        with store.engine.connect() as db:
+            db.execute(sa.text("PRAGMA journal_mode=WAL"))  # kept by the file
     table = store.SQLEvent.__table__
     existing = {index.name: index for index in table.indexes}
     for name, columns in SESSION_INDEXES.items():

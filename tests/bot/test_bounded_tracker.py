@@ -64,6 +64,7 @@ asyncio.run(store.save(long))
 with store.engine.connect() as db:
     assert db.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     assert db.execute(sa.text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    assert isinstance(store.engine.pool, sa.pool.QueuePool)  # connections kept open
     names = {row[0] for row in db.execute(sa.text("SELECT name FROM sqlite_master"))}
     assert set(bounded_tracker.SESSION_INDEXES) <= names, names
     with store.session_scope() as session:

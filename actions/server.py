@@ -31,6 +31,7 @@ from xiaoshen.app import open_retriever
 from xiaoshen.secrets import load_or_create
 
 log = logging.getLogger(__name__)
+WARM_UP = "居住证签注需要带哪些材料"  # any question: segmenter, classifier, both indexes
 
 
 def executor_for(services: Services) -> ActionExecutor:
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     retriever = open_retriever(settings.load())
     limit_threads()
     retriever.live.current()  # load (or build) the index before answering health checks
+    retriever.decision(WARM_UP)  # the first citizen's question finds every lazy load done
     services = Services.over(retriever)
     services.grouper.place_pending()  # misses left while it was down
     timing = turn_timing.path_from_env()

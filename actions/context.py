@@ -32,6 +32,10 @@ _CHINESE_DIGITS = "一二三四五六七八九"
 _NEW_MATTER = re.compile(r"^(另外|还有个|还有一个|还有件|对了|顺便|再问|我还想|还想问|换个问题)")
 SIBLING_LEAD = 1.5  # how much likelier the sibling must be than the service in context
 SIBLING_FLOOR = 0.1  # and how likely at least
+# A common question matched at least this closely (fused retrieval score) is the question
+# asked: it answers, even where the service has an entry on the aspect it shares ("养老金卡
+# 丢了怎么办" is 11-faq-2 at 0.96, not the steps entry; a generic aspect question scores ≈0.8).
+ITS_OWN_QUESTION = 0.88
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,8 @@ class Follower:
             return decision
         item_no = decision.entry.item_no
         on = self.entries_on(item_no, asked)
-        if not any(on) and answers_itself(decision.entry, asked):
+        if answers_itself(decision.entry, asked) and (
+                not any(on) or decision.candidates[0].score >= ITS_OWN_QUESTION):
             return decision  # the closest entry is a question of its own on what is asked
         entries = [entry for entry in on if entry is not None] or [decision.entry]
         ranked = {c.entry_id: c for c in decision.candidates}

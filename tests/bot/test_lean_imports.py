@@ -1,5 +1,5 @@
-"""The Rasa server defers what loads TensorFlow (bot/lean_imports.py): a deferred module's body
-runs at the first use of one of its names only."""
+"""The Rasa server runs without TensorFlow (bot/lean_imports.py): a deferred module's body runs
+at the first use of one of its names only, and the running Rasa never maps TensorFlow."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.lean_imports import DeferringFinder, defined_names
+from xiaoshen import settings
+from xiaoshen.supervisor import read_state
 
 PROBE = """
 import os
@@ -59,3 +62,13 @@ def test_a_deferred_module_runs_at_the_first_use_of_its_names(probe: Path) -> No
     assert lean_probe.answer() == 42
     assert probe.exists() and lean_probe.LIMIT == 3
 
+
+
+def test_the_running_rasa_never_loads_tensorflow(stack: str,
+                                                 stack_settings: settings.Settings) -> None:
+    reply = httpx.post(stack + "/webhooks/rest/webhook", timeout=60,
+                       json={"sender": "lean-imports", "message": "居住证签注要带什么材料"})
+    assert reply.status_code == 200 and reply.json()[0]["text"]
+    pid = read_state(stack_settings)["rasa"]["pid"]
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert "libtensorflow" not in maps and "xla_extension" not in maps

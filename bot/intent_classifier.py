@@ -1,0 +1,56 @@
+"""Xiaoshen's intent classifier: logistic regression over the sparse features, no TensorFlow.
+
+DIETClassifier made Rasa load TensorFlow (≈ 530 MiB of the Rasa server's 830, and most of its
+start). Rasa's own LogisticRegressionClassifier is not a drop-in: it weighs the classes
+"balanced" (fixed in its code), so the 14 small intents outvote ask_service (its 2,300
+examples) on short answers such as 签注 or 专票, and it fails on a message without features
+(punctuation only). This one:
+
+- weighs every example alike (`class_weight`, None by default);
+- scales each message's features to unit length and fits no intercept, so an intent is told
+  by the direction of a message's features alone: a two-character answer to a clarifying
+  question (签注) and a long first question are compared alike, and no intent wins on its
+  prior (short-example intents such as affirm had it over ask_service for short answers);
+- leaves a message without features unclassified (no intent): the FallbackClassifier then
+  says nlu_fallback, as DIET did for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from scipy.sparse import csr_matrix
+from sklearn.preprocessing import normalize
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class IntentClassifier(LogisticRegressionClassifier):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**LogisticRegressionClassifier.get_default_config(),
+                "C": 1.0, "class_weight": None, "fit_intercept": False, "max_iter": 1000}
+
+    def __init__(self, config: dict[str, Any], name: str, model_storage: ModelStorage,
+                 resource: Resource) -> None:
+        super().__init__(config, name, model_storage, resource)
+        self.clf.set_params(C=self.config["C"], class_weight=self.config["class_weight"],
+                            fit_intercept=self.config["fit_intercept"])
+
+    def _create_X(self, messages: list[Message]) -> csr_matrix:
+        return normalize(super()._create_X(messages))
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        featured = [m for m in messages if m.get_sparse_features(TEXT)[1] is not None]
+        for message in messages:
+            if message.get_sparse_features(TEXT)[1] is None:
+                message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+        if featured:
+            super().process(featured)
+        return messages

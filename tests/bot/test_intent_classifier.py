@@ -1,0 +1,62 @@
+"""The intent classifier (bot/intent_classifier.py) in Rasa's own environment: short and long
+messages alike are compared by their direction, and a message without features is left to
+the FallbackClassifier instead of failing."""
+
+from __future__ import annotations
+
+import subprocess
+
+from xiaoshen import settings
+from xiaoshen.stack import service_env
+
+CHECK = """
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.intent_classifier import IntentClassifier
+
+
+def message(counts, intent=None):
+    data = {"text": "text", **({"intent": intent} if intent else {})}
+    message = Message(data=data)
+    if counts is not None:
+        matrix = csr_matrix(np.array([counts], dtype=float))
+        message.add_features(Features(matrix, "sentence", "text", "test"))
+    return message
+
+
+examples = ([message([5 + n % 3, 0, 1], "ask_service") for n in range(40)]
+            + [message([0, 2, 0], "affirm") for _ in range(5)])
+storage = LocalModelStorage(Path(tempfile.mkdtemp()))
+classifier = IntentClassifier({"C": 30}, "intent", storage, Resource("intent"))
+assert classifier.clf.class_weight is None
+classifier.train(TrainingData(examples))
+
+short, long, affirm, empty = classifier.process(
+    [message([1, 0, 0]), message([6, 0, 0]), message([0, 1, 0]), message(None)])
+assert short.get("intent")["name"] == long.get("intent")["name"] == "ask_service"
+assert abs(short.get("intent")["confidence"] - long.get("intent")["confidence"]) < 1e-9
+assert affirm.get("intent")["name"] == "affirm"
+assert empty.get("intent") == {"name": None, "confidence": 0.0}, empty.get("intent")
+assert empty.get("intent_ranking") == []
+
+fallback = FallbackClassifier({**FallbackClassifier.get_default_config(), "threshold": 0.35})
+assert fallback.process([empty])[0].get("intent")["name"] == "nlu_fallback"
+print("ok")
+"""
+
+
+def test_short_long_and_featureless_messages() -> None:
+    result = subprocess.run([settings.load().rasa_python, "-c", CHECK], cwd=settings.ROOT,
+                            env=service_env(settings.load()), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]

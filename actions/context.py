@@ -36,6 +36,7 @@ SIBLING_FLOOR = 0.1  # and how likely at least
 # asked: it answers, even where the service has an entry on the aspect it shares ("养老金卡
 # 丢了怎么办" is 11-faq-2 at 0.96, not the steps entry; a generic aspect question scores ≈0.8).
 ITS_OWN_QUESTION = 0.88
+SAME_WORDING = 0.7  # or worded much as its own question (see `asks_as`)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class Follower:
         if decision.entries or decision.outcome != Outcome.ANSWERED:
             return decision
         # A question on its own, answered for a service: the aspects it asks, of that service.
-        return self.on_aspects(decision, detect_topics(text))
+        return self.on_aspects(decision, detect_topics(text), text)
 
     def read(self, text: str, context: Context) -> Decision:
         if context.pending and context.offered:
@@ -157,7 +158,8 @@ class Follower:
         on = self.entries_on(item_no, asked)
         found = [entry for entry in on if entry is not None]
         if not found:
-            return self.on_aspects(self.retriever.decision(question, item_no=item_no), asked)
+            return self.on_aspects(self.retriever.decision(question, item_no=item_no), asked,
+                                   question)
         return Decision(Outcome.ANSWERED, entry=found[0], score=1.0, candidates=[
             Candidate(item_no, e.entry_id, e.question, 1.0) for e in found],
             entries=found, missing=lacking(asked, on))
@@ -165,15 +167,17 @@ class Follower:
     def entries_on(self, item_no: int, asked: list[str]) -> list[Entry | None]:
         return [self.retriever.entry_on(item_no, topic) for topic in asked]
 
-    def on_aspects(self, decision: Decision, asked: list[str]) -> Decision:
+    def on_aspects(self, decision: Decision, asked: list[str], text: str) -> Decision:
         """An answer made of the service's entries on the aspects asked, in order; when it
-        lacks them all, its closest entry, with the aspects it lacks."""
+        lacks them all, its closest entry, with the aspects it lacks. A common question that
+        is the one asked answers it."""
         if decision.outcome != Outcome.ANSWERED or not asked or decision.entry is None:
             return decision
         item_no = decision.entry.item_no
         on = self.entries_on(item_no, asked)
         if answers_itself(decision.entry, asked) and (
-                not any(on) or decision.candidates[0].score >= ITS_OWN_QUESTION):
+                not any(on) or decision.candidates[0].score >= ITS_OWN_QUESTION
+                or asks_as(decision.entry, text)):
             return decision  # the closest entry is a question of its own on what is asked
         entries = [entry for entry in on if entry is not None] or [decision.entry]
         ranked = {c.entry_id: c for c in decision.candidates}
@@ -255,6 +259,20 @@ def answers_itself(entry: Entry, asked: list[str]) -> bool:
     entry is missing ("一网通办怎么注册账号" has 00-register, not a steps entry)."""
     no_aspect = entry.topic == OTHER or entry.topic not in topics()
     return no_aspect and bool(set(detect_topics(entry.question)) & set(asked))
+
+
+def asks_as(entry: Entry, text: str) -> bool:
+    """Whether `text` is worded much as one of the entry's questions (character bigrams' Dice
+    coefficient at least SAME_WORDING): the retrieval score, read on the words beyond the
+    aspect's, can miss it."""
+    asked = bigrams(text)
+    return any(2 * len(asked & own) >= SAME_WORDING * (len(asked) + len(own))
+               for own in map(bigrams, entry.questions) if asked or own)
+
+
+def bigrams(text: str) -> frozenset[str]:
+    folded = re.sub(r"[\s\W_]+", "", normalize(text).lower())
+    return frozenset(folded[i:i + 2] for i in range(len(folded) - 1))
 
 
 def lacking(asked: list[str], on: list[Entry | None]) -> list[str]:

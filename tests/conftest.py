@@ -6,6 +6,7 @@ against a temporary copy of the seed knowledge base, so tests never touch `var/`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -124,7 +125,8 @@ def stack(stack_env: dict[str, str], seed_retriever) -> Iterator[str]:
         if status.returncode == 0:
             break
         if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it may have exited by itself
+                os.killpg(process.pid, signal.SIGKILL)
             pytest.fail("the stack did not start")
         time.sleep(1)
     yield rasa_url

@@ -73,10 +73,36 @@ class Sent:
     due: float
     message_id: int | None = None  # as the gateway stored it (its echo, or the history)
     answers: list[float] = field(default_factory=list)  # when each answer arrived
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)  # the page's id for it
 
 
-class Citizen(Customer):
-    """A customer on the chat page that reconnects like it: same session, then a sync."""
+class Redials:
+    """Dials again, every 0.5 s until `redial` succeeds, when the connection drops (unless
+    the peer is closing)."""
+
+    closing = False
+    reconnecting: asyncio.Task | None = None
+
+    async def dropped(self, *_: Any) -> None:
+        if not self.closing and (self.reconnecting is None or self.reconnecting.done()):
+            self.reconnecting = asyncio.create_task(self.reconnect())
+
+    async def reconnect(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                await self.redial()
+                return
+            except Exception:  # the gateway is not back yet
+                await self.client.disconnect()
+
+    async def redial(self) -> None:
+        raise NotImplementedError
+
+
+class Citizen(Redials, Customer):
+    """A customer on the chat page that reconnects like it: same session, then a sync, then
+    each message not yet echoed back as stored sent again with its key."""
 
     def __init__(self, url: str, address: str, desk: Desk, bot: bool) -> None:
         super().__init__(url, address, desk)
@@ -85,8 +111,6 @@ class Citizen(Customer):
         self.seen: set[int] = set()
         self.last_id = 0
         self.online = asyncio.Event()
-        self.closing = False
-        self.reconnecting: asyncio.Task | None = None
         self.client.on("customer_echo", self.event)
         self.client.on("history", self.history)
         self.client.on("disconnect", self.dropped)
@@ -101,23 +125,19 @@ class Citizen(Customer):
 
     async def dropped(self, *_: Any) -> None:
         self.online.clear()
-        if not self.closing and (self.reconnecting is None or self.reconnecting.done()):
-            self.reconnecting = asyncio.create_task(self.reconnect())
+        await super().dropped()
 
-    async def reconnect(self) -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            try:
-                self.confirmed.clear()
-                await self.client.connect(self.url, transports=["websocket"],
-                                          auth={"client": "xiaoshen"})
-                await self.client.emit("session_request", {"session_id": self.session})
-                await asyncio.wait_for(self.confirmed.wait(), 10)
-                await self.client.emit("sync", {"after": self.last_id})
-                self.online.set()
-                return
-            except Exception:  # the gateway is not back yet
-                await self.client.disconnect()
+    async def redial(self) -> None:
+        self.confirmed.clear()
+        await self.client.connect(self.url, transports=["websocket"],
+                                  auth={"client": "xiaoshen"})
+        await self.client.emit("session_request", {"session_id": self.session})
+        await asyncio.wait_for(self.confirmed.wait(), 10)
+        await self.client.emit("sync", {"after": self.last_id})
+        for sent in self.sent:
+            if sent.message_id is None:
+                await self.utter(sent)
+        self.online.set()
 
     async def uttered(self, data: dict) -> None:
         await self.event(data)
@@ -133,8 +153,7 @@ class Citizen(Customer):
         self.seen.add(data["id"])
         self.last_id = max(self.last_id, data["id"])
         if data.get("sender") == "customer":
-            waiting = next((s for s in self.sent if s.message_id is None
-                            and s.text == data["body"]), None)
+            waiting = next((s for s in self.sent if s.key == data.get("key")), None)
             if waiting:
                 waiting.message_id = data["id"]
             return
@@ -145,25 +164,28 @@ class Citizen(Customer):
         await Customer.uttered(self, data)  # the bot replied; a seat's answer
 
     async def send(self, text: str, due: float) -> None:
-        self.sent.append(Sent(self.session, text, self.bot, due))
+        sent = Sent(self.session, text, self.bot, due)
+        self.sent.append(sent)
         while True:
             await self.online.wait()
             try:
-                await self.say(text)
+                await self.utter(sent)
                 return
-            except Exception:  # disconnected meanwhile: sent on reconnect
+            except Exception:  # disconnected meanwhile: sent again on reconnect
                 self.online.clear()
 
+    async def utter(self, sent: Sent) -> None:
+        await self.client.emit("user_uttered", {"message": sent.text, "key": sent.key,
+                                                "session_id": self.session})
 
-class Console(Seat):
+
+class Console(Redials, Seat):
     """A seat that logs in again after the gateway comes back and answers what its chats
     received meanwhile (the console restores them from my_chats)."""
 
     def __init__(self, url: str, name: str, desk: Desk) -> None:
         super().__init__(url, name, desk)
         self.answered: set[int] = set()
-        self.closing = False
-        self.reconnecting: asyncio.Task | None = None
         self.client.on("my_chats", self.chats, namespace=SEAT)
         self.client.on("disconnect", self.dropped, namespace=SEAT)
 
@@ -187,18 +209,8 @@ class Console(Seat):
                 if message["sender"] == "customer" and message["body"].startswith("human-"):
                     await self.message(message)
 
-    async def dropped(self, *_: Any) -> None:
-        if not self.closing and (self.reconnecting is None or self.reconnecting.done()):
-            self.reconnecting = asyncio.create_task(self.reconnect())
-
-    async def reconnect(self) -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            try:
-                await self.connect()
-                return
-            except Exception:
-                await self.client.disconnect()
+    async def redial(self) -> None:
+        await self.connect()
 
 
 @dataclass

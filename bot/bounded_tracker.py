@@ -10,9 +10,8 @@ session, so its turns grew slower with its length (bench/turn_profile.py: 31 ms 
   human-mode message the gateway records) starts a new session first, with the slots' values
   carried over, so the context a follow-up needs (service, topic, pending question, offered
   services) is intact. Only a session left idle for the domain's `session_expiration_time`
-  starts without its slots, as before (`carry_over_slots_to_new_session: false`). Rasa's SQL
-  tracker store loads only the events since the last session start, found through an index
-  of its own (SESSION_INDEXES) rather than by reading the whole conversation.
+  starts without its slots, as before (`carry_over_slots_to_new_session: false`). The tracker
+  store loads only the events since the last session start (bot/tracker_store.py).
 - The action server is sent the current turn's events (since the citizen's last message)
   with the slots, the latest message and the rest of the tracker's state: every Xiaoshen
   action reads only those (actions/context.py: slots; actions/answer.py: the latest message).
@@ -27,11 +26,6 @@ import time
 from typing import Any
 
 SESSION_EVENTS = 60  # about six bot turns (each logs nine events or so)
-# Rasa's SQL tracker store finds a session's events by the latest session start's timestamp
-# (twice a turn: to load, and to count before saving); with only its index on sender_id that
-# reads every event the conversation ever had.
-SESSION_INDEXES = {"ix_events_sender_type_time": ("sender_id", "type_name", "timestamp"),
-                   "ix_events_sender_time": ("sender_id", "timestamp")}
 
 
 def is_long(tracker: Any) -> bool:
@@ -78,43 +72,10 @@ class CurrentTurn:
         return state
 
 
-def prepare_store(store: Any) -> None:
-    """Create SESSION_INDEXES on the store's events table (once; kept by the database), and
-    on SQLite write ahead: a turn's save is one commit, which in SQLite's default rollback
-    journal waits for two fsyncs (7 ms at load 10 here; 0.04 ms in WAL with synchronous
-    NORMAL, which after a power cut may lose the last turns, never the file's consistency).
-    Its connections stay open in a pool: a save of one turn took p50 10.9 ms opening one
-    (NullPool), 1.2 ms with the pool."""
-    import sqlalchemy as sa
-
-    if store.engine.dialect.name == "sqlite":
-        # SQLAlchemy 1.4 opens a new SQLite connection for every session (NullPool): twice a
-        # turn, each with its pragmas. A pool keeps them open (SQLAlchemy 2's default).
-        store.engine = sa.create_engine(store.engine.url, poolclass=sa.pool.QueuePool,
-                                        connect_args={"check_same_thread": False})
-        store.sessionmaker = sa.orm.sessionmaker(bind=store.engine)
-        sa.event.listen(store.engine, "connect",
-                        lambda connection, _: connection.execute("PRAGMA synchronous=NORMAL"))
-        with store.engine.connect() as db:
-            db.execute(sa.text("PRAGMA journal_mode=WAL"))  # kept by the file
-    table = store.SQLEvent.__table__
-    existing = {index.name: index for index in table.indexes}
-    for name, columns in SESSION_INDEXES.items():
-        index = existing.get(name) or sa.Index(name, *(table.c[column] for column in columns))
-        index.create(store.engine, checkfirst=True)
-
-
 def install() -> None:
     from rasa.core.actions.action import ActionSessionStart, RemoteAction
     from rasa.core.processor import MessageProcessor
-    from rasa.core.tracker_store import SQLTrackerStore
     from rasa.shared.core.events import SlotSet
-
-    open_store = SQLTrackerStore.__init__
-
-    def open_indexed_store(self: SQLTrackerStore, *args: Any, **kwargs: Any) -> None:
-        open_store(self, *args, **kwargs)
-        prepare_store(self)
 
     expired = MessageProcessor._has_session_expired
 
@@ -150,7 +111,6 @@ def install() -> None:
     def action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> dict[str, Any]:
         return build_body(self, CurrentTurn(tracker), domain)
 
-    SQLTrackerStore.__init__ = open_indexed_store
     MessageProcessor._has_session_expired = has_session_expired
     MessageProcessor.fetch_tracker_with_initial_session = fetch_with_bounded_session
     ActionSessionStart.run = run_session_start

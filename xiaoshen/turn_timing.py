@@ -85,13 +85,14 @@ def turn_of(owner: type, name: str, path: str, describe: Callable[..., dict[str,
 def install_rasa(path: str) -> None:
     from rasa.core.actions.action import RemoteAction
     from rasa.core.processor import MessageProcessor
-    from rasa.core.tracker_store import SQLTrackerStore
+
+    from bot.tracker_store import TurnTrackerStore
 
     timed(MessageProcessor, "parse_message", "nlu")
     timed(MessageProcessor, "_predict_next_with_tracker", "policies")
     timed(RemoteAction, "run", "action_call")
-    timed(SQLTrackerStore, "retrieve", "tracker_load")
-    timed(SQLTrackerStore, "save", "tracker_save")
+    timed(TurnTrackerStore, "retrieve", "tracker_load")
+    timed(TurnTrackerStore, "save", "tracker_save")
     timed(RemoteAction, "_action_call_format", "action_body")
     build_body = RemoteAction._action_call_format
 

@@ -23,7 +23,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from scipy.sparse import csr_matrix
 from sklearn.preprocessing import normalize
@@ -46,11 +46,20 @@ class IntentClassifier(LogisticRegressionClassifier):
         return normalize(super()._create_X(messages))
 
     def process(self, messages: list[Message]) -> list[Message]:
-        featured = [m for m in messages if m.get_sparse_features(TEXT)[1] is not None]
+        featured = []
         for message in messages:
-            if message.get_sparse_features(TEXT)[1] is None:
+            if has_sentence_features(message):
+                featured.append(message)
+            else:
                 message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [], add_to_output=True)
         if featured:
             super().process(featured)
         return messages
+
+
+def has_sentence_features(message: Message) -> bool:
+    """Whether a featurizer gave the message's text sentence features, asked without
+    `get_sparse_features`, which stacks them all into one matrix (≈ 0.3 ms a call)."""
+    return any(features.is_sparse() and features.type == FEATURE_TYPE_SENTENCE
+               and features.attribute == TEXT for features in message.features)

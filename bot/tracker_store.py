@@ -6,9 +6,9 @@ before every save it counts the session's stored events with an ORM query to lea
 events are new, and every query builds SQLAlchemy ORM statements afresh (their cache keys alone
 were 12%). Here:
 
-- the tracker remembers how many of its events are stored (set when it is loaded, created or
-  saved), so a save writes the rest without asking the database; a tracker from elsewhere
-  falls back to Rasa's count;
+- the tracker remembers how many of its events are stored (set when it is loaded or saved),
+  so a save writes the rest without asking the database; a tracker made elsewhere (a new
+  conversation's) is counted, as Rasa's store counts every time;
 - loading and saving are plain statements built once (Core, not the ORM), portable to any
   database SQLAlchemy speaks;
 - the table gets SESSION_INDEXES, SQLite writes ahead, and connections stay in a pool
@@ -50,6 +50,9 @@ class TurnTrackerStore(SQLTrackerStore):
         self._session_events = sa.select(table.c.data).where(
             table.c.sender_id == sender,
             table.c.timestamp >= sa.bindparam("start")).order_by(table.c.id)
+        self._count_all = sa.select(sa.func.count()).where(table.c.sender_id == sender)
+        self._count_session = sa.select(sa.func.count()).where(
+            table.c.sender_id == sender, table.c.timestamp >= sa.bindparam("start"))
         self._insert = table.insert()
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool
@@ -68,24 +71,25 @@ class TurnTrackerStore(SQLTrackerStore):
             setattr(tracker, _STORED, len(events))
         return tracker
 
-    def init_tracker(self, sender_id: str) -> DialogueStateTracker:
-        tracker = super().init_tracker(sender_id)
-        setattr(tracker, _STORED, 0)  # made when the store has no event of this sender
-        return tracker
-
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
         events = list(tracker.events)
-        stored = getattr(tracker, _STORED, None)
-        if stored is None or tracker.events.maxlen is not None:  # not ours, or cut short
-            with self.session_scope() as session:
-                stored = self._event_query(session, tracker.sender_id,
-                                           fetch_events_from_all_sessions=False).count()
-        rows = [row(tracker.sender_id, event) for event in events[stored:]]
-        if rows:
-            with self.engine.begin() as db:
+        with self.engine.begin() as db:
+            stored = getattr(tracker, _STORED, None)
+            if stored is None or tracker.events.maxlen is not None:
+                # Made elsewhere (a new conversation's tracker is made by Rasa's wrapper
+                # store) or cut short: as Rasa's store does, the session's events are counted.
+                stored = self._stored_in_session(db, tracker.sender_id)
+            rows = [row(tracker.sender_id, event) for event in events[stored:]]
+            if rows:
                 db.execute(self._insert, rows)
         setattr(tracker, _STORED, len(events))
+
+    def _stored_in_session(self, db: sa.engine.Connection, sender_id: str) -> int:
+        start = db.execute(self._session_start, {"sender_id": sender_id}).scalar()
+        if start is None:
+            return db.execute(self._count_all, {"sender_id": sender_id}).scalar()
+        return db.execute(self._count_session, {"sender_id": sender_id, "start": start}).scalar()
 
 
 def row(sender_id: str, event: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The Rasa launcher's validator checks action replies against Rasa's own schema, as before."""
+"""The Rasa launcher's compiled validator checks action replies against Rasa's own schema, and
+rejects a bad one with Rasa's error, as before."""
 
 import subprocess
 
@@ -9,14 +10,20 @@ CHECK = """
 import sys
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
-from bot.rasa_server import validate
-schema = RemoteAction.action_response_format_spec()
-validate({"events": [{"event": "slot", "name": "x", "value": 1}], "responses": []}, schema)
-try:
-    validate({"events": "not a list"}, schema)
-except ValidationError:
-    sys.exit(0)
-sys.exit(3)
+from bot.rasa_server import validate_action_result
+action = RemoteAction("action_answer_question", None)
+good = {"events": [{"event": "slot", "name": "x", "value": 1}], "responses": [{"text": "好"}]}
+assert validate_action_result(action, good)
+assert validate_action_result(action, {"events": [], "responses": []})
+for bad in ({"events": "not a list"}, {"events": [{"event": "no such event"}]},
+            {"events": [{"event": "slot", "name": 3}]}, {"events": [{"name": "x"}]},
+            {"events": [{"event": "user", "text": 5}]}, {"responses": "text"}):
+    try:
+        validate_action_result(action, bad)
+    except ValidationError as error:
+        assert "Failed to validate Action server response" in error.message
+    else:
+        sys.exit(f"accepted {bad}")
 """
 
 

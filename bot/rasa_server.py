@@ -1,6 +1,7 @@
 """`python -m bot.rasa_server run …`: Rasa's own command line, with action replies validated
-by compiled code, each turn's work bounded (bot/bounded_tracker.py) and TensorFlow loaded only
-for a model that uses it (bot/lean_imports.py).
+by compiled code, each turn's work bounded (bot/bounded_tracker.py), the prediction graph run
+without dask (bot/graph_runner.py) and TensorFlow loaded only for a model that uses it
+(bot/lean_imports.py).
 
 Rasa 3.6 checks every action server reply with `jsonschema.validate`, which re-validates the
 schema itself against the meta-schema on each call: two thirds of Rasa's time per message
@@ -61,8 +62,11 @@ if __name__ == "__main__":
     lean_imports.install()  # before anything imports Rasa
     from rasa.core.actions.action import RemoteAction
 
+    from bot import graph_runner
+
     RemoteAction._validate_action_result = validate_action_result
     bounded_tracker.install()
+    graph_runner.install()
     timing = turn_timing.path_from_env()
     if timing:  # bench/turn_profile.py: each turn's stages
         turn_timing.install_rasa(timing)

@@ -12,7 +12,8 @@ examples) on short answers such as 签注 or 专票, and it fails on a message w
   question (签注) and a long first question are compared alike, and no intent wins on its
   prior (short-example intents such as affirm had it over ask_service for short answers);
 - leaves a message without features unclassified (no intent): the FallbackClassifier then
-  says nlu_fallback, as DIET did for them.
+  says nlu_fallback, as DIET did for them;
+- reads the sparse sentence features only (the pipeline has no dense featurizer).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, vstack
 from sklearn.preprocessing import normalize
 
 
@@ -43,7 +44,11 @@ class IntentClassifier(LogisticRegressionClassifier):
                             fit_intercept=self.config["fit_intercept"])
 
     def _create_X(self, messages: list[Message]) -> csr_matrix:
-        return normalize(super()._create_X(messages))
+        # Rasa's stacks each message's sparse features beside its dense ones, then all rows:
+        # two scipy stackings per message (6% of Rasa's time per message). The pipeline has
+        # no dense featurizer: the sparse rows are the matrix, in training as in prediction.
+        return normalize(vstack([message.get_sparse_features(TEXT)[1].features
+                                 for message in messages], format="csr"))
 
     def process(self, messages: list[Message]) -> list[Message]:
         featured = []

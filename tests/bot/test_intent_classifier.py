@@ -49,6 +49,14 @@ assert affirm.get("intent")["name"] == "affirm"
 assert empty.get("intent") == {"name": None, "confidence": 0.0}, empty.get("intent")
 assert empty.get("intent_ranking") == []
 
+# The same rows as Rasa's own stacking, scaled to unit length.
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from sklearn.preprocessing import normalize
+rows = [message([3, 0, 1]), message([0, 2, 0]), message([1, 1, 1])]
+ours = classifier._create_X(rows)
+rasa = normalize(LogisticRegressionClassifier._create_X(classifier, rows))
+assert ours.shape == rasa.shape and abs(ours - rasa).max() < 1e-12
+
 fallback = FallbackClassifier({**FallbackClassifier.get_default_config(), "threshold": 0.35})
 assert fallback.process([empty])[0].get("intent")["name"] == "nlu_fallback"
 print("ok")

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import faiss
@@ -41,6 +42,7 @@ SAME_QUESTION = 0.70
 OTHER_ASPECT = 0.10
 SHORTLIST = 20
 OPEN = ("open", "answered")  # tasks a new miss may still join
+TOPICS_KEPT = 100_000
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,13 @@ def service_guess(retriever: Retriever) -> Guess:
         other = retriever.kb.other_service(best.name)
         return Place(None, other.department) if other else None
     return guess
+
+
+@lru_cache(maxsize=TOPICS_KEPT)
+def topic_of(text: str) -> str | None:
+    """A task's phrasings are read again whenever a miss is compared with the task: each
+    read once (a shortlist of 20 tasks held 700 phrasings, 30 ms a miss on the dev set)."""
+    return detect_topic(text)
 
 
 def as_bytes(vector: np.ndarray) -> bytes:
@@ -167,7 +176,7 @@ class Grouper:
         """Join the best matching open task or open one; None if another grouper placed it."""
         self._sync()
         where = self._where(question)
-        best = self._best(vector, where, detect_topic(question["text"]))
+        best = self._best(vector, where, topic_of(question["text"]))
         try:
             with self.kb.write() as db:
                 if best is not None and self._join(db, best, question, vector):
@@ -212,8 +221,9 @@ class Grouper:
             shortlist).fetchall()
         asked: dict[int, set[str]] = {}
         for task_id, text in self.kb.db.execute(
-                f"SELECT task_id, text FROM gap_questions WHERE task_id IN ({marks})", shortlist):
-            asked.setdefault(task_id, set()).add(detect_topic(text))
+                f"SELECT DISTINCT task_id, text FROM gap_questions WHERE task_id IN ({marks})",
+                shortlist):
+            asked.setdefault(task_id, set()).add(topic_of(text))
         best, best_score = None, self.threshold
         for task_id, task_item, department, status, centroid in rows:
             if status not in OPEN:

@@ -74,6 +74,8 @@ def found_cues(folded: str) -> list[Found]:
     taken: list[str | None] = [None] * len(folded)  # the cue word claiming each character
     found = []
     for cue in cues():
+        if cue.word not in folded:  # most cues are absent: a substring test is 50× cheaper
+            continue
         for match in re.finditer(re.escape(cue.word), folded):
             start, end = match.span()
             # Free characters, or claimed by this very word for another of its topics.

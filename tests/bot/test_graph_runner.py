@@ -1,5 +1,6 @@
 """The prediction graph run without dask (bot/graph_runner.py) parses every message exactly as
-Rasa's dask runner does, with the trained model, in Rasa's own environment."""
+Rasa's dask runner does, with the trained model, in Rasa's own environment; the warm-up at load
+runs both graphs and stores nothing."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ async def parses(agent):
     return [await agent.parse_message(text) for text in texts]
 
 assert asyncio.run(parses(sequential)) == asyncio.run(parses(dask))
+
+# The warm-up at load (bot/per_message.py) runs both graphs and stores no conversation.
+from bot import per_message
+asyncio.run(per_message.warm_up(sequential))
+assert asyncio.run(sequential.tracker_store.retrieve("warm-up")) is None
 try:
     sequential.processor.graph_runner.run(inputs={"nlu_message_converter": 1})
 except GraphRunError:

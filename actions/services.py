@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kb.gaps import GapLog
@@ -26,5 +28,35 @@ class Services:
     def over(cls, retriever: Retriever) -> Services:
         kb = retriever.kb
         grouper = Grouper(kb, retriever.embedder, guess=service_guess(retriever))
-        return cls(kb, retriever, GapLog(kb, grouper.place_pending), Ratings(kb), TurnLog(kb),
-                   grouper)
+        return cls(kb, retriever, GapLog(kb, after_reply(grouper.place_pending)), Ratings(kb),
+                   TurnLog(kb), grouper)
+
+
+PLACE_AFTER_SECONDS = 0.05
+
+
+def after_reply(work: Callable[[], object]) -> Callable[[], None]:
+    """`work` run shortly after the reply that asked for it, once for all the requests made
+    meanwhile, when an event loop serves the replies (the action server); at once otherwise.
+    Placing a miss into a gap task embeds and compares it (≈ 8 ms): the citizen whose
+    question went unanswered need not wait for that. A miss recorded but not yet placed when
+    the process stops is placed at the next start."""
+    scheduled = False
+
+    def run() -> None:
+        nonlocal scheduled
+        scheduled = False
+        work()
+
+    def request() -> None:
+        nonlocal scheduled
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop: a script or a test calling the actions directly
+            work()
+            return
+        if not scheduled:
+            scheduled = True
+            loop.call_later(PLACE_AFTER_SECONDS, run)
+
+    return request

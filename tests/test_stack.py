@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -49,10 +50,17 @@ def test_clarify_then_pick_a_service(stack) -> None:
     assert (answer.outcome, answer.item_no) == ("answered", int(chosen))
 
 
-def gap_task_asked(kb, text: str) -> dict | None:
-    row = kb.db.execute("SELECT task_id FROM gap_questions WHERE text = ? ORDER BY id DESC",
-                        [text]).fetchone()
-    return GapTasks(kb).get(row[0]) if row and row[0] else None
+def gap_task_asked(kb, text: str, timeout: float = 10.0) -> dict | None:
+    """The task the question was placed in, once the action server placed it (just after
+    its reply)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = kb.db.execute("SELECT task_id FROM gap_questions WHERE text = ? ORDER BY id DESC",
+                            [text]).fetchone()
+        if row and row[0]:
+            return GapTasks(kb).get(row[0])
+        time.sleep(0.1)
+    return None
 
 
 def test_fallback_offers_a_human_and_noise_records_no_gap(stack, seed_retriever) -> None:

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import joblib
 import numpy as np
@@ -31,9 +32,10 @@ DENSE_SCALE = 2.0  # the sentence vector's weight beside the two TF-IDF blocks
 MAX_TEXTS_PER_SERVICE = 400  # keeps training to seconds on a 100k-entry base
 
 
-@dataclass(frozen=True)
-class ServiceGuess:
-    """A service and how likely the question is about it; `item_no` None: not covered."""
+class ServiceGuess(NamedTuple):
+    """A service and how likely the question is about it; `item_no` None: not covered. (A
+    guess lists every service, a few hundred: a named tuple is made 3× faster than a frozen
+    dataclass.)"""
 
     item_no: int | None
     name: str
@@ -105,7 +107,9 @@ class ServiceClassifier:
         probabilities = np.exp(scores - scores.max())
         probabilities /= probabilities.sum()
         order = np.argsort(-probabilities)
-        return [ServiceGuess(*self._classes[i], float(probabilities[i])) for i in order.tolist()]
+        return [ServiceGuess(*self._classes[i], probability)
+                for i, probability in zip(order.tolist(), probabilities[order].tolist(),
+                                          strict=True)]
 
     def save(self, path: Path) -> None:
         joblib.dump((self.model, self.features, self.names), path)

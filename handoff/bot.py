@@ -46,6 +46,8 @@ class BotClient:
         self.records: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue()
         self.recorder: asyncio.Task | None = None
         self.background: set[asyncio.Task] = set()  # the loop keeps only weak references
+        self._placing: asyncio.Task | None = None  # the request to place misses under way
+        self._place_again = False  # misses recorded since it was sent
 
     async def _post(self, url: str, body: dict[str, Any], what: str,
                     headers: dict[str, str] | None = None,
@@ -116,17 +118,27 @@ class BotClient:
 
     def place_gaps(self) -> None:
         """Ask the action server, which holds the embedder, to group waiting misses (in the
-        background: they wait in the database if it does not answer now)."""
-        task = asyncio.get_running_loop().create_task(self._place_gaps())
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        background: they wait in the database if it does not answer now). One request places
+        every miss waiting, so asks made while one is under way make one more, not one each:
+        a start that found thousands of abandoned clarifications sent thousands at once and
+        spent seconds queueing them."""
+        if self._placing is not None and not self._placing.done():
+            self._place_again = True
+            return
+        self._placing = asyncio.get_running_loop().create_task(self._place_gaps())
+        self.background.add(self._placing)
+        self._placing.add_done_callback(self.background.discard)
 
     async def _place_gaps(self) -> None:
-        try:
-            await self._post(f"{self.actions_url}/gaps/place", {}, "the action server",
-                             self.actions_headers)
-        except BotUnavailable as error:
-            log.warning("gap questions wait for the grouper: %s", error)
+        self._place_again = True
+        while self._place_again:
+            self._place_again = False
+            try:
+                await self._post(f"{self.actions_url}/gaps/place", {}, "the action server",
+                                 self.actions_headers)
+            except BotUnavailable as error:
+                log.warning("gap questions wait for the grouper: %s", error)
+                return
 
     async def hit_test(self, question: str, entry: dict[str, Any]) -> dict[str, Any]:
         """What the bot would answer `question` with `entry` (a draft) published."""

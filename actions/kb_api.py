@@ -5,6 +5,7 @@ a publish is live yet."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sanic import Request, Sanic
@@ -12,6 +13,7 @@ from sanic.response import JSONResponse, json
 
 from actions.answer import answer_text, decide_question, reply_payload
 from actions.context import Context, Follower
+from actions.services import PLACE_BATCH
 from kb.errors import InvalidEntry
 from kb.grouping import Grouper
 from kb.reply import Outcome, ReplyPayload, json_int
@@ -54,7 +56,11 @@ def add_gap_route(app: Sanic, grouper: Grouper) -> None:
     """Misses recorded elsewhere (the gateway's escalations) wait for this process's
     embedder; the gateway asks for them to be placed."""
     async def place(request: Request) -> JSONResponse:
-        return json({"placed": len(grouper.place_pending())})
+        placed = 0
+        while batch := grouper.place_pending(limit=PLACE_BATCH):
+            placed += len(batch)
+            await asyncio.sleep(0)  # the questions waiting meanwhile go first
+        return json({"placed": placed})
 
     app.add_route(place, "/gaps/place", methods=["POST"])
 

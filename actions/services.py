@@ -28,16 +28,28 @@ class Services:
     def over(cls, retriever: Retriever) -> Services:
         kb = retriever.kb
         grouper = Grouper(kb, retriever.embedder, guess=service_guess(retriever))
-        return cls(kb, retriever, GapLog(kb, after_reply(grouper.place_pending)), Ratings(kb),
-                   TurnLog(kb), grouper)
+        gaps = GapLog(kb)
+        gaps.place = after_reply(placing_a_batch(grouper, gaps))
+        return cls(kb, retriever, gaps, Ratings(kb), TurnLog(kb), grouper)
 
 
 PLACE_AFTER_SECONDS = 0.05
+PLACE_BATCH = 4  # misses placed between two looks at the requests waiting (≈ 8 ms each)
 
 
-def after_reply(work: Callable[[], object]) -> Callable[[], None]:
+def placing_a_batch(grouper: Grouper, gaps: GapLog) -> Callable[[], bool]:
+    """Place the oldest PLACE_BATCH waiting misses; whether more wait. A backlog (thousands
+    of abandoned clarifications after a start) placed in one go held every reply for
+    seconds."""
+    def place() -> bool:
+        return bool(grouper.place_pending(limit=PLACE_BATCH)) and gaps.waiting() > 0
+    return place
+
+
+def after_reply(work: Callable[[], bool]) -> Callable[[], None]:
     """`work` run shortly after the reply that asked for it, once for all the requests made
-    meanwhile, when an event loop serves the replies (the action server); at once otherwise.
+    meanwhile, when an event loop serves the replies (the action server), and again after
+    the requests that came in meantime while it says more is left; at once otherwise.
     Placing a miss into a gap task embeds and compares it (≈ 8 ms): the citizen whose
     question went unanswered need not wait for that. A miss recorded but not yet placed when
     the process stops is placed at the next start."""
@@ -45,15 +57,18 @@ def after_reply(work: Callable[[], object]) -> Callable[[], None]:
 
     def run() -> None:
         nonlocal scheduled
-        scheduled = False
-        work()
+        if work():
+            asyncio.get_running_loop().call_soon(run)
+        else:
+            scheduled = False
 
     def request() -> None:
         nonlocal scheduled
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop: a script or a test calling the actions directly
-            work()
+            while work():
+                pass
             return
         if not scheduled:
             scheduled = True

@@ -157,9 +157,11 @@ class Grouper:
         self.synced_to = 0  # the highest task id in the index
         self.closed: set[int] = set()  # in the index, but no longer open
 
-    def place_pending(self) -> list[int]:
-        """Place every miss waiting for a task; the task ids, one per miss placed."""
-        rows = list(self.kb.db["gap_questions"].rows_where("task_id IS NULL", order_by="id"))
+    def place_pending(self, limit: int | None = None) -> list[int]:
+        """Place the misses waiting for a task (the oldest `limit`, or all); the task ids,
+        one per miss placed."""
+        rows = list(self.kb.db["gap_questions"].rows_where("task_id IS NULL", order_by="id",
+                                                            limit=limit))
         noise = [row["id"] for row in rows if why_not_a_question(row["text"]) is not None]
         if noise:  # recorded before the filter existed (schema 9's rows)
             with self.kb.write() as db:

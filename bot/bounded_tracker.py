@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-SESSION_EVENTS = 60  # about six bot turns (each logs nine events or so)
+SESSION_EVENTS = 30  # about three bot turns (each logs nine events or so)
 
 
 def is_long(tracker: Any) -> bool:

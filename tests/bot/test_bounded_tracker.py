@@ -37,24 +37,26 @@ def conversation(turns, at):
         tracker.update(SlotSet("last_item_no", str(turn), timestamp=at))
     return tracker
 
+TURNS = bounded_tracker.SESSION_EVENTS // 4 + 1  # four events a turn: just past the bound
+
 def session_start(tracker):
     return asyncio.run(ActionSessionStart().run(None, None, tracker, domain))
 
-long = conversation(bounded_tracker.SESSION_EVENTS // 4, time.time())
+long = conversation(TURNS, time.time())
 assert bounded_tracker.is_long(long)
 assert not bounded_tracker.is_long(conversation(2, time.time()))
 sent = bounded_tracker.CurrentTurn(long).current_state(None)
 assert [e["event"] for e in sent["events"]] == ["user", "action", "slot"], sent["events"]
-assert sent["events"][0]["text"] == f"question {bounded_tracker.SESSION_EVENTS // 4 - 1}"
-assert sent["slots"]["last_item_no"] == str(bounded_tracker.SESSION_EVENTS // 4 - 1)
+assert sent["events"][0]["text"] == f"question {TURNS - 1}"
+assert sent["slots"]["last_item_no"] == str(TURNS - 1)
 assert sent["latest_message"]["text"] == sent["events"][0]["text"]
 
 split = session_start(long)  # a long session: the next one carries the slots' values
 assert isinstance(split[0], SessionStarted) and split[-1].action_name == "action_listen"
 carried = {e.key: e.value for e in split if isinstance(e, SlotSet)}
-assert carried == {"last_item_no": str(bounded_tracker.SESSION_EVENTS // 4 - 1)}, carried
+assert carried == {"last_item_no": str(TURNS - 1)}, carried
 
-idle = conversation(bounded_tracker.SESSION_EVENTS // 4, time.time() - 2 * 3600)
+idle = conversation(TURNS, time.time() - 2 * 3600)
 assert not [e for e in session_start(idle) if isinstance(e, SlotSet)]  # idle: a fresh start
 
 import sqlalchemy as sa

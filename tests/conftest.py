@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from kb import clock
+from kb.gap_tasks import GapTasks
 from kb.io import import_items, import_seed
 from kb.store import KnowledgeBase
 from xiaoshen import settings
@@ -86,6 +87,19 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def stack_settings(stack_env: dict[str, str]) -> settings.Settings:
     return settings.load({**os.environ, **stack_env})
+
+
+def task_of(kb: KnowledgeBase, text: str, timeout: float = 20.0) -> dict | None:
+    """The gap task the question was placed in, once the grouper has placed it (just after
+    the bot's reply, or when the gateway asks)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = kb.db.execute("SELECT task_id FROM gap_questions WHERE text = ? ORDER BY id DESC",
+                            [text]).fetchone()
+        if row and row[0]:
+            return GapTasks(kb).get(row[0])
+        time.sleep(0.1)
+    return None
 
 
 def wait_until_live(config: settings.Settings, revision: int, timeout: float = 180.0) -> None:

@@ -4,13 +4,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
-from kb.gap_tasks import GapTasks
 from kb.store import KnowledgeBase
-from tests.conftest import wait_until_live
+from tests.conftest import task_of, wait_until_live
 from xiaoshen.client import ChatClient, ask
 
 pytestmark = pytest.mark.stack
@@ -50,19 +48,6 @@ def test_clarify_then_pick_a_service(stack) -> None:
     assert (answer.outcome, answer.item_no) == ("answered", int(chosen))
 
 
-def gap_task_asked(kb, text: str, timeout: float = 10.0) -> dict | None:
-    """The task the question was placed in, once the action server placed it (just after
-    its reply)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = kb.db.execute("SELECT task_id FROM gap_questions WHERE text = ? ORDER BY id DESC",
-                            [text]).fetchone()
-        if row and row[0]:
-            return GapTasks(kb).get(row[0])
-        time.sleep(0.1)
-    return None
-
-
 def test_fallback_offers_a_human_and_noise_records_no_gap(stack, seed_retriever) -> None:
     client = ChatClient(stack)
     reply = client.send("asdf qwer zxcv")
@@ -76,7 +61,7 @@ def test_uncovered_service_is_named_and_its_department_gets_the_gap(stack, seed_
     reply = ChatClient(stack).send("护照过期了在哪里换新的")
     assert reply.outcome == "fallback"
     assert "护照" in reply.text and "市公安局" in reply.text
-    task = gap_task_asked(seed_retriever.kb, "护照过期了在哪里换新的")
+    task = task_of(seed_retriever.kb, "护照过期了在哪里换新的")
     assert task["department"] == "市公安局"
     assert task["questions"][-1]["reason"] == "not_covered"
     assert task["due_on"] > task["created_at"][:10]

@@ -4,30 +4,16 @@ task's answer is published, the bot answers a third wording, without a restart."
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from playwright.sync_api import expect
 
 from kb.gap_tasks import GapTasks
 from kb.store import KnowledgeBase
-from tests.conftest import wait_until_live
+from tests.conftest import task_of, wait_until_live
 from tests.web.test_browser import ask, browser, gateway, phone, shared_browser  # noqa: F401
 
 pytestmark = pytest.mark.stack
 ANSWER = "社区长者食堂助餐补贴由户籍所在街道的社区事务受理服务中心受理，请携带身份证前往申请。"
-
-
-def task_of(kb: KnowledgeBase, text: str, timeout: float = 20.0) -> dict | None:
-    """The task the question was placed in, once the grouper has placed it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = kb.db.execute("SELECT task_id FROM gap_questions WHERE text = ? ORDER BY id DESC",
-                            [text]).fetchone()
-        if row and row[0]:
-            return GapTasks(kb).get(row[0])
-        time.sleep(0.2)
-    return None
 
 
 def bot_says(page, text: str) -> str:

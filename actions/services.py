@@ -57,10 +57,14 @@ def after_reply(work: Callable[[], bool]) -> Callable[[], None]:
 
     def run() -> None:
         nonlocal scheduled
-        if work():
-            asyncio.get_running_loop().call_soon(run)
-        else:
-            scheduled = False
+        more = False
+        try:
+            more = work()
+        finally:  # a failed batch must not leave the next miss unscheduled for good
+            if more:
+                asyncio.get_running_loop().call_soon(run)
+            else:
+                scheduled = False
 
     def request() -> None:
         nonlocal scheduled

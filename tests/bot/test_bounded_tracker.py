@@ -63,6 +63,8 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from bot.tracker_store import SESSION_INDEXES, TurnTrackerStore
 store = TurnTrackerStore(domain, dialect="sqlite", db=sys.argv[1])
+with store.engine.connect() as db:  # opening it ran every statement, the insert rolled back
+    assert db.execute(sa.text("SELECT count(*) FROM events")).scalar() == 0
 asyncio.run(store.save(long))
 with store.engine.connect() as db:
     assert db.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"

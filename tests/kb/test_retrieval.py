@@ -80,3 +80,20 @@ def test_a_base_with_one_service_still_decides(seed_retriever, tmp_path) -> None
     retriever = Retriever(live, seed_retriever.embedder)
     assert retriever.decision("居住证签注收费吗").item_no == 3
     assert retriever.decision("").outcome == "fallback"
+
+
+def test_a_miss_just_asked_is_embedded_once(seed_retriever) -> None:
+    # The gap grouper embeds through the retriever's query vectors: the question a turn
+    # could not answer is not embedded again when it is placed into a task.
+    import numpy as np
+
+    from nlu.normalize import normalize
+
+    text = normalize("垃圾分类罚款多少钱一次啊")  # asks nothing the base answers
+    seed_retriever.decision(text)
+    cached = seed_retriever.cached_embedder()
+    misses = seed_retriever.vector.cache_info().misses
+    [vector] = cached.encode([text])
+    assert seed_retriever.vector.cache_info().misses == misses
+    assert np.allclose(vector, seed_retriever.embedder.encode([text])[0], atol=1e-5)
+    assert cached.encode([]).shape == (0, seed_retriever.embedder.dimension)

@@ -168,6 +168,11 @@ class KnowledgeBase:
             self.db = sqlite_utils.Database(memory=True)
         migrate(self.db)
 
+    @property
+    def path(self) -> str | None:
+        """The base's file (None in memory)."""
+        return self.db.execute("PRAGMA database_list").fetchone()[2] or None
+
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
         """A transaction that takes the write lock first (BEGIN IMMEDIATE). Another process

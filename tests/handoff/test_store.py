@@ -10,7 +10,7 @@ def test_a_queued_chat_is_claimed_by_exactly_one_seat(file_kb) -> None:
     store = ConversationStore(file_kb)
     store.open("a" * 32)
     store.escalate("a" * 32, "市公安局", 6)
-    path = file_kb.db.conn.execute("PRAGMA database_list").fetchone()[2]
+    path = file_kb.path
 
     def claim(seat: str) -> bool:  # each seat through its own connection, as processes do
         return ConversationStore(KnowledgeBase(path)).claim("a" * 32, seat)

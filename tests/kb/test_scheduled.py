@@ -42,7 +42,7 @@ def test_a_scheduled_entry_is_served_from_its_day_to_its_expiry(tmp_path, at) ->
     cache = settings.load().index_dir.with_name("index-vectors.db")
     if cache.is_file():
         shutil.copy(cache, tmp_path / "index-vectors.db")
-    retriever = open_retriever(settings.load({**os.environ, "XIAOSHEN_DB": str(kb_path(kb)),
+    retriever = open_retriever(settings.load({**os.environ, "XIAOSHEN_DB": str(kb.path),
                                               "XIAOSHEN_INDEX_DIR": str(tmp_path / "index")}))
     at("2026-12-30T10:00:00+08:00")
     versions = EntryVersions(kb)

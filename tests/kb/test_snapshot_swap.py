@@ -7,6 +7,7 @@ itself is the real one, only its start is timed by the test.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import threading
@@ -64,16 +65,17 @@ def retriever(built: Path, tmp_path: Path, seed_retriever) -> Retriever:
 
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event, list[int]]]:
-    """Full builds wait for the gate to open; the list counts the builds started."""
+    """Full builds (in their child process) start when the gate opens; the list holds the
+    revision of each build started."""
     opened, started = threading.Event(), []
-    real_build = snapshot.build
+    real_build = LiveSnapshot._build_apart
 
-    def held_build(kb: KnowledgeBase, *args, **kwargs) -> snapshot.Snapshot:
-        started.append(kb.revision)
+    def held_build(live: LiveSnapshot, entries, items, others, manifest: dict) -> None:
+        started.append(manifest["revision"])
         opened.wait(WAIT)
-        return real_build(kb, *args, **kwargs)
+        real_build(live, entries, items, others, manifest)
 
-    monkeypatch.setattr(snapshot, "build", held_build)
+    monkeypatch.setattr(LiveSnapshot, "_build_apart", held_build)
     yield opened, started
     opened.set()
 
@@ -113,6 +115,26 @@ def test_a_question_during_a_full_rebuild_is_answered_from_the_previous_snapshot
     until(lambda: live.key[0] == kb.revision, retriever.live.current)
     assert answer(retriever) == "签注材料：新口径一。"
     assert isinstance(live.current().index, HybridIndex)
+
+
+def test_the_full_build_runs_in_a_child_process(retriever, monkeypatch, tmp_path) -> None:
+    # Built in a thread, a 100k-entry build held the interpreter: questions waited seconds.
+    builders, real_build = tmp_path / "builders", snapshot.build_from
+
+    def noted(*args, **kwargs) -> snapshot.Snapshot:
+        with builders.open("a") as log:
+            log.write(f"{os.getpid()}\n")
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot, "build_from", noted)
+    monkeypatch.setattr(snapshot, "INCREMENTAL_LIMIT", 0)  # nothing patched: a full build
+    live, kb = retriever.live, retriever.kb
+    publish(kb, "签注材料：另一个进程建的索引。")
+    until(lambda: live.key[0] == kb.revision, live.current)
+    assert answer(retriever) == "签注材料：另一个进程建的索引。"
+    assert isinstance(live.current().index, HybridIndex)
+    pids = builders.read_text().split()
+    assert pids and str(os.getpid()) not in pids
 
 
 def test_a_publish_is_patched_in_before_the_full_build_lands(retriever, gate) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ Weighted = tuple[list[tuple[str, str | None, float]], float]
 HNSW_FROM_ROWS = 50_000  # exact search below this size, graph search above it
 ENCODE_BATCH = 256
 LOOKUP_BATCH = 500  # texts per cache query (SQLite's bound-parameter limit is 999 on old builds)
+# Rows of a saved table per line: a snapshot is loaded beside the questions being answered,
+# and one json.loads of a 100k-entry base's tables held the interpreter for seconds.
+TABLE_LINE_ROWS = 1000
+TABLES_FILE = "tables.jsonl"
 
 
 @dataclass(frozen=True)
@@ -215,9 +220,9 @@ class HybridIndex:
         share of a question the query covers is one sparse product for all candidates."""
         self._vocabulary: dict[str, int] = {}
         self._by_sound: dict[str, list[int]] = {}
-        columns: list[int] = []
-        values: list[float] = []
-        starts = [0]
+        # Typed buffers, which numpy takes without a copy: converting lists of millions of
+        # numbers is one long call that stalls every other thread.
+        columns, values, starts = array("q"), array("f"), array("q", [0])
         for tokens in self.row_tokens:
             weights = [self.idf(token) for token in tokens]
             total = sum(weights) or 1.0
@@ -231,8 +236,8 @@ class HybridIndex:
                 values.append(weight / total)
             starts.append(len(columns))
         self._row_weights = csr_matrix(
-            (np.array(values, dtype=np.float32), np.array(columns, dtype=np.int64),
-             np.array(starts, dtype=np.int64)),
+            (np.frombuffer(values, dtype=np.float32), np.frombuffer(columns, dtype=np.int64),
+             np.frombuffer(starts, dtype=np.int64)),
             shape=(len(self.row_tokens), max(len(self._vocabulary), 1)),
         )
 
@@ -270,13 +275,21 @@ class HybridIndex:
             "entry_items": self.entry_items,
             "entry_tokens": [sorted(tokens) for tokens in self.entry_tokens],
             "row_tokens": self.row_tokens,
-            "document_frequency": self.document_frequency,
+            "document_frequency": list(self.document_frequency.items()),
         }
-        (directory / "tables.json").write_text(json.dumps(tables, ensure_ascii=False), "utf-8")
+        with (directory / TABLES_FILE).open("w", encoding="utf-8") as file:
+            for name, rows in tables.items():
+                for start in range(0, max(len(rows), 1), TABLE_LINE_ROWS):
+                    file.write(json.dumps([name, rows[start:start + TABLE_LINE_ROWS]],
+                                          ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, directory: Path) -> HybridIndex:
-        tables = json.loads((directory / "tables.json").read_text("utf-8"))
+        tables: dict[str, list] = {}
+        with (directory / TABLES_FILE).open(encoding="utf-8") as file:
+            for line in file:
+                name, rows = json.loads(line)
+                tables.setdefault(name, []).extend(rows)
         lexical = (bm25s.BM25.load(str(directory / "lexical")) if tables["entry_ids"]
                    else bm25s.BM25())
         return cls(
@@ -287,7 +300,7 @@ class HybridIndex:
             [set(tokens) for tokens in tables["entry_tokens"]],
             tables["row_tokens"],
             lexical,
-            tables["document_frequency"],
+            dict(tables["document_frequency"]),
         )
 
 

@@ -5,7 +5,8 @@ beside the usual band with no rebuild. Prints; asserts nothing.
 The base is the seed's entries plus synthetic ones up to each size (as bench/kb_search.py
 makes them: seed questions recombined, their vectors real seed embeddings plus noise); the
 questions asked are the dev set's, embedded by the real model. Everything runs in this one
-process as in the action server: the questions on this thread, the lanes in theirs. With
+process as in the action server: the questions on this thread, the lanes in theirs, the full
+build in the child process its lane forks. With
 --real, (a) on a copy of the configured base (XIAOSHEN_DB, its index and vectors) instead.
     .venv/bin/python bench/kb_rebuild.py [--sizes 1000 100000] [--publishes 3] [--real]
 """

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handoff.bot import TURN_TIMEOUT
-from handoff.store import BOT, ConversationStore, Message
+from handoff.store import BOT, ConversationStore, Message, insert
 from kb import clock
 
 
@@ -33,7 +33,7 @@ class Backlog:
         """Store a customer's message with its hold, claimed for the caller's first try."""
         with self.kb.write():
             message = self.store.add(conversation_id, "customer", text, extra=extra)
-            self.db["held_messages"].insert({
+            insert(self.db, "held_messages", {
                 "message_id": message.id, "conversation_id": conversation_id,
                 "held_at": message.created_at, "due_at": time.time() + self.claim_seconds})
         return message

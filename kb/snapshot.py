@@ -77,13 +77,6 @@ def classifier_examples(items: dict[int, Item], others: Sequence[OtherService]
     return extra, names
 
 
-def build(kb: KnowledgeBase, embedder: Embedder, day: date,
-          cache: EmbeddingCache | None = None, progress: bool = False) -> Snapshot:
-    """The snapshot of the entries live on `day`."""
-    return build_from(kb.live_entries(day), kb.items(), kb.other_services(), embedder, cache,
-                      progress)
-
-
 def build_from(live: list[Entry], items: dict[int, Item], others: Sequence[OtherService],
                embedder: Embedder, cache: EmbeddingCache | None = None,
                progress: bool = False) -> Snapshot:

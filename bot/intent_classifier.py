@@ -26,7 +26,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from scipy.sparse import csr_matrix, vstack
+from scipy.sparse import csr_matrix, hstack, vstack
 from sklearn.preprocessing import normalize
 
 
@@ -45,9 +45,12 @@ class IntentClassifier(LogisticRegressionClassifier):
 
     def _create_X(self, messages: list[Message]) -> csr_matrix:
         # Rasa's stacks each message's sparse features beside its dense ones, then all rows:
-        # two scipy stackings per message (6% of Rasa's time per message). The pipeline has
-        # no dense featurizer: the sparse rows are the matrix, in training as in prediction.
-        return normalize(vstack([message.get_sparse_features(TEXT)[1].features
+        # two scipy stackings per message (6% of Rasa's time per message), and each through
+        # `get_sparse_features`, which deep-copies and joins the token-level features too
+        # (5% more). The pipeline has no dense featurizer: the sentence rows, joined in the
+        # featurizers' order as Rasa joins them, are the matrix, in training as in prediction.
+        return normalize(vstack([hstack([features.features
+                                         for features in sentence_features(message)])
                                  for message in messages], format="csr"))
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -63,8 +66,14 @@ class IntentClassifier(LogisticRegressionClassifier):
         return messages
 
 
+def sentence_features(message: Message) -> list[Any]:
+    """The sparse sentence features of the message's text, in the featurizers' order."""
+    return [features for features in message.features
+            if features.is_sparse() and features.type == FEATURE_TYPE_SENTENCE
+            and features.attribute == TEXT]
+
+
 def has_sentence_features(message: Message) -> bool:
     """Whether a featurizer gave the message's text sentence features, asked without
     `get_sparse_features`, which stacks them all into one matrix (≈ 0.3 ms a call)."""
-    return any(features.is_sparse() and features.type == FEATURE_TYPE_SENTENCE
-               and features.attribute == TEXT for features in message.features)
+    return bool(sentence_features(message))

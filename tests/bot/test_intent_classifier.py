@@ -53,6 +53,11 @@ assert empty.get("intent_ranking") == []
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from sklearn.preprocessing import normalize
 rows = [message([3, 0, 1]), message([0, 2, 0]), message([1, 1, 1])]
+for row, (extra, tokens) in zip(rows, [([2, 0], 2), ([0, 1], 3), ([1, 4], 1)]):
+    # As in the pipeline: several featurizers' sentence rows, and token-level rows.
+    row.add_features(Features(csr_matrix(np.array([extra], dtype=float)), "sentence", "text",
+                              "second"))
+    row.add_features(Features(csr_matrix(np.ones((tokens, 3))), "sequence", "text", "test"))
 ours = classifier._create_X(rows)
 rasa = normalize(LogisticRegressionClassifier._create_X(classifier, rows))
 assert ours.shape == rasa.shape and abs(ours - rasa).max() < 1e-12

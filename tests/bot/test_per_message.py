@@ -1,6 +1,7 @@
 """What Rasa redid on every message, done once (bot/per_message.py), does what Rasa did: the
 compiled validator checks action replies against Rasa's own schema and rejects a bad one with
-Rasa's error; action calls reuse one connection; the domain's emptiness is remembered."""
+Rasa's error; action calls reuse one connection; the domain's emptiness and the event
+classes are remembered."""
 
 import subprocess
 
@@ -57,6 +58,21 @@ assert len(peers) == 2 and peers[0] == peers[1], peers
 assert Domain.empty().is_empty() and Domain.empty().is_empty()
 domain = Domain.load("bot/domain.yml")
 assert not domain.is_empty() and not domain.is_empty()
+
+# Events come back from their dicts as before; unknown names still default or fail.
+from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+for _ in range(2):
+    assert Event.resolve_by_type("slot") is SlotSet
+    assert Event.resolve_by_type("user") is UserUttered
+    assert Event.from_parameters({"event": "action", "name": "x"}) == ActionExecuted("x")
+assert Event.resolve_by_type("no such event", default=SlotSet) is SlotSet
+assert Event.resolve_by_type("topic") is None
+try:
+    Event.resolve_by_type("no such event")
+except ValueError:
+    pass
+else:
+    sys.exit("an unknown event name was accepted")
 """
 
 

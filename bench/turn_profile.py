@@ -6,9 +6,10 @@ its index, an empty tracker store, and a private redis-server as Rasa's lock sto
 log each turn's stages (xiaoshen/turn_timing.py). A citizen talks to the gateway over
 Socket.IO, one message every 0.6 s (under the gateway's 20 per 10 s): the dev conversations'
 turns one after another (questions, follow-ups, clarifications, thanks); the gateway's share is
-the round trip minus Rasa's handling.
+the round trip minus Rasa's handling. With `--channel rest` the citizen posts to Rasa's REST
+channel instead (how the issue measured a turn): the outside share is then HTTP alone.
 
-    .venv/bin/python bench/turn_profile.py [--turns 80] [--conversations 3]
+    .venv/bin/python bench/turn_profile.py [--turns 80] [--conversations 3] [--channel rest]
 
 Prints each stage for turn 1 and turn 80 (medians over the conversations) and over turns
 1–10 and the last 10, the round trip's p50 on both, the whole run's p95, and Rasa's own NLU
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +50,7 @@ REDIS = Path("/usr/bin/redis-server")
 HANDING_OVER = {"request_human", "affirm", "feedback_unresolved"}
 PAUSE = 0.6  # seconds between a reply and the next message
 RASA_STAGES = ["tracker_load", "nlu", "policies", "action_body", "action_call", "tracker_save"]
+OUTSIDE = "outside Rasa (gateway or HTTP)"  # the round trip less Rasa's handling
 ACTION_STAGES = ["parse", "context", "embed", "retrieval", "classifier", "db_write"]
 
 
@@ -146,6 +149,28 @@ class Citizen:
             raise SystemExit(f"no reply to {text!r} in 30 s (got {got})") from None
         return time.perf_counter() - started
 
+    async def close(self) -> None:
+        await self.client.disconnect()
+
+
+class RestCitizen:
+    """A client of Rasa's REST channel: posts a message, the reply is the response."""
+
+    async def open(self, url: str) -> str:
+        self.url = f"{url}/webhooks/rest/webhook"
+        self.session = uuid.uuid4().hex
+        self.client = httpx.AsyncClient(timeout=30)
+        return self.session
+
+    async def say(self, text: str) -> float:
+        started = time.perf_counter()
+        reply = await self.client.post(self.url, json={"sender": self.session, "message": text})
+        reply.raise_for_status()
+        return time.perf_counter() - started
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
 
 def read_new(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
     if not path.exists():
@@ -170,16 +195,20 @@ def turn_row(round_trip: float, lines: list[dict[str, Any]]) -> dict[str, float]
     for line in actions:
         for stage, ms in line["ms"].items():
             row[f"actions.{stage}"] = row.get(f"actions.{stage}", 0.0) + ms
-    row["gateway (+HTTP to Rasa)"] = row["round_trip"] - row.get("rasa.total", 0.0)
+    row[OUTSIDE] = row["round_trip"] - row.get("rasa.total", 0.0)
     return row
 
 
 async def conversation(config: settings.Settings, texts: list[str], turns: int,
-                       timing: Path) -> list[dict[str, float]]:
+                       timing: Path, channel: str) -> list[dict[str, float]]:
     """One conversation saying `texts[:turns]` (each conversation other texts: the action
     server keeps the vectors of texts it has seen)."""
-    citizen = Citizen()
-    await citizen.open(config.url("gateway"))
+    if channel == "rest":
+        citizen: Citizen | RestCitizen = RestCitizen()
+        await citizen.open(config.url("rasa"))
+    else:
+        citizen = Citizen()
+        await citizen.open(config.url("gateway"))
     _, offset = read_new(timing, 0)
     rows = []
     try:
@@ -190,7 +219,7 @@ async def conversation(config: settings.Settings, texts: list[str], turns: int,
             rows.append(turn_row(round_trip, lines))
             await asyncio.sleep(PAUSE)
     finally:
-        await citizen.client.disconnect()
+        await citizen.close()
     return rows
 
 
@@ -227,7 +256,7 @@ def report(runs: list[list[dict[str, float]]], parse: list[float]) -> None:
     last = [run[-1] for run in runs]
     head = [row for run in runs for row in run[:10]]
     tail = [row for run in runs for row in run[-10:]]
-    keys = (["round_trip", "gateway (+HTTP to Rasa)", "rasa.total"]
+    keys = (["round_trip", OUTSIDE, "rasa.total"]
             + [f"rasa.{s}" for s in RASA_STAGES] + ["actions.total"]
             + [f"actions.{s}" for s in ACTION_STAGES] + ["events sent", "action bytes"])
     turns = len(runs[0])
@@ -255,6 +284,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=80)
     parser.add_argument("--conversations", type=int, default=3)
+    parser.add_argument("--channel", choices=["socketio", "rest"], default="socketio",
+                        help="the gateway's Socket.IO (default) or Rasa's REST channel")
     parser.add_argument("--rows", type=Path, help="also write every turn's stages here (JSON)")
     args = parser.parse_args()
     texts = [turn["text"] for line in CONVERSATIONS.read_text(encoding="utf-8").splitlines()
@@ -267,12 +298,13 @@ def main() -> None:
               f"{'redis' if redis_url else 'in memory'}; tracker store: SQL ({config.tracker_url})")
         if len(texts) < 5 + args.turns * args.conversations:
             raise SystemExit(f"only {len(texts)} texts: fewer turns or conversations")
-        asyncio.run(conversation(config, texts[-5:], 5, timing))  # warm-up
+        print(f"channel: {args.channel}")
+        asyncio.run(conversation(config, texts[-5:], 5, timing, args.channel))  # warm-up
         runs, parse = [], []
         for number in range(args.conversations):
             parse.append(parse_p50(config, texts))
             runs.append(asyncio.run(conversation(config, texts[number * args.turns:],
-                                                 args.turns, timing)))
+                                                 args.turns, timing, args.channel)))
         report(runs, parse)
         if args.rows:
             args.rows.write_text(json.dumps({"runs": runs, "parse_p50": parse}), "utf-8")

@@ -49,6 +49,18 @@ assert affirm.get("intent")["name"] == "affirm"
 assert empty.get("intent") == {"name": None, "confidence": 0.0}, empty.get("intent")
 assert empty.get("intent_ranking") == []
 
+# Saved and loaded as plain arrays: the same probabilities, and nothing trained, nothing read.
+from rasa.engine.graph import ExecutionContext, GraphSchema
+context = ExecutionContext(GraphSchema({}), node_name="intent")
+loaded = IntentClassifier.load({"C": 30}, storage, Resource("intent"), context)
+probe = [message([2, 0, 1]), message([0, 3, 0]), message([1, 1, 0])]
+assert list(loaded.clf.classes_) == list(classifier.clf.classes_)
+assert (loaded.clf.predict_proba(loaded._create_X(probe))
+        == classifier.clf.predict_proba(classifier._create_X(probe))).all()
+assert loaded.process([message([0, 1, 0])])[0].get("intent")["name"] == "affirm"
+untrained = IntentClassifier.load({"C": 30}, storage, Resource("never trained"), context)
+assert not hasattr(untrained.clf, "coef_")
+
 # The same rows as Rasa's own stacking, scaled to unit length.
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from sklearn.preprocessing import normalize

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 12  # 1: ad hoc tables; 2: declared here; 3: turns; 4-9: the help desk;
+SCHEMA_VERSION = 13  # 1: ad hoc tables; 2: declared here; 3: turns; 4-9: the help desk;
 # 10: grouped gap tasks (the one-row-per-miss `gaps` table became gap_questions);
-# 11: entry versions with their review, and policies; 12: messages held for the bot
+# 11: entry versions with their review, and policies; 12: messages held for the bot;
+# 13: gap questions indexed by task and text
 
 
 class SchemaTooNew(Exception):
@@ -98,7 +99,9 @@ TABLES: dict[str, Table] = {
          "department": str, "conversation_id": str, "asked_at": str, "seat": str,
          "seat_answer": str, "candidate_entry_id": str, "vector": bytes},
         pk="id", not_null=frozenset({"text", "reason", "asked_at"}),
-        indexes=(("task_id",), ("conversation_id",)),
+        # (task, text): the grouper reads a shortlist's distinct phrasings from the index
+        # alone; with (task) only, it read every ask (20 tasks asked 100k times: 20 → 7.5 ms).
+        indexes=(("task_id", "text"), ("conversation_id",)),
     ),
     # Official working-day schedules loaded for years the calendar package lacks.
     "calendar_days": Table({"day": str, "kind": str, "loaded_at": str}, pk="day",
@@ -222,6 +225,8 @@ def migrate(db: sqlite_utils.Database) -> None:
             _ungroup_old_gaps(db)
         if found < 11:
             _first_versions(db)
+        if found < 13:  # (task_id, text) serves what (task_id) did
+            db.execute("DROP INDEX IF EXISTS idx_gap_questions_task_id")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

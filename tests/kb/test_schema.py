@@ -103,3 +103,23 @@ def test_version_11_conversations_gain_the_bot_backlog(tmp_path) -> None:
     assert column_types(kb.db, "held_messages") == {
         "message_id": "INTEGER", "conversation_id": "TEXT", "held_at": "TEXT",
         "due_at": "REAL", "attempts": "INTEGER"}
+
+
+def test_version_12_gap_questions_are_indexed_by_task_and_text(tmp_path) -> None:
+    """Schema 13: the grouper's read of a task's phrasings is answered by one index."""
+    path = tmp_path / "v12.db"
+    old = sqlite_utils.Database(sqlite3.connect(path))
+    old["gap_questions"].insert({"id": 1, "task_id": 3, "text": "护照怎么办理",
+                                 "reason": "fallback", "asked_at": "2026-12-01T10:00:00+08:00"},
+                                pk="id")
+    old["gap_questions"].create_index(["task_id"])
+    old.execute("PRAGMA user_version = 12")
+    old.conn.close()
+    kb = KnowledgeBase(path)
+    assert {tuple(index.columns) for index in kb.db["gap_questions"].indexes} == {
+        ("task_id", "text"), ("conversation_id",)}
+    plan = " ".join(row[-1] for row in kb.db.execute(
+        "EXPLAIN QUERY PLAN SELECT DISTINCT task_id, text FROM gap_questions "
+        "WHERE task_id IN (3, 4)"))
+    assert "COVERING INDEX" in plan, plan
+    assert [row["text"] for row in kb.db["gap_questions"].rows] == ["护照怎么办理"]

@@ -59,16 +59,20 @@ class IntentClassifier(LogisticRegressionClassifier):
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> IntentClassifier:
         try:
-            with model_storage.read_from(resource) as model_dir, \
-                    np.load(model_dir / WEIGHTS, allow_pickle=False) as weights:
-                component = cls(config, execution_context.node_name, model_storage, resource)
-                component.clf.coef_ = weights["coef"]
-                component.clf.intercept_ = weights["intercept"]
-                component.clf.classes_ = weights["classes"]
-                component.clf.n_features_in_ = component.clf.coef_.shape[1]
-                return component
-        except (ValueError, OSError):  # nothing was trained (no intents): as Rasa's does
-            return cls.create(config, model_storage, resource, execution_context)
+            with model_storage.read_from(resource) as model_dir:
+                if (model_dir / WEIGHTS).is_file():
+                    with np.load(model_dir / WEIGHTS, allow_pickle=False) as weights:
+                        component = cls(config, execution_context.node_name, model_storage,
+                                        resource)
+                        component.clf.coef_ = weights["coef"]
+                        component.clf.intercept_ = weights["intercept"]
+                        component.clf.classes_ = weights["classes"]
+                        component.clf.n_features_in_ = component.clf.coef_.shape[1]
+                        return component
+        except ValueError:  # no such resource: nothing was trained
+            pass
+        # A model saved before weights.npz (skops), or none: Rasa's own loading
+        return super().load(config, model_storage, resource, execution_context, **kwargs)
 
     def _create_X(self, messages: list[Message]) -> csr_matrix:
         # Rasa's stacks each message's sparse features beside its dense ones, then all rows:

@@ -49,6 +49,8 @@ assert affirm.get("intent")["name"] == "affirm"
 assert empty.get("intent") == {"name": None, "confidence": 0.0}, empty.get("intent")
 assert empty.get("intent_ranking") == []
 
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+
 # Saved and loaded as plain arrays: the same probabilities, and nothing trained, nothing read.
 from rasa.engine.graph import ExecutionContext, GraphSchema
 context = ExecutionContext(GraphSchema({}), node_name="intent")
@@ -58,11 +60,17 @@ assert list(loaded.clf.classes_) == list(classifier.clf.classes_)
 assert (loaded.clf.predict_proba(loaded._create_X(probe))
         == classifier.clf.predict_proba(classifier._create_X(probe))).all()
 assert loaded.process([message([0, 1, 0])])[0].get("intent")["name"] == "affirm"
+# A model saved before weights.npz (with skops) still loads, through Rasa's own loading.
+skops_saved = IntentClassifier({"C": 30}, "intent", storage, Resource("skops"))
+skops_saved.clf = classifier.clf
+LogisticRegressionClassifier.persist(skops_saved)
+from_skops = IntentClassifier.load({"C": 30}, storage, Resource("skops"), context)
+assert (from_skops.clf.predict_proba(from_skops._create_X(probe))
+        == classifier.clf.predict_proba(classifier._create_X(probe))).all()
 untrained = IntentClassifier.load({"C": 30}, storage, Resource("never trained"), context)
 assert not hasattr(untrained.clf, "coef_")
 
 # The same rows as Rasa's own stacking, scaled to unit length.
-from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from sklearn.preprocessing import normalize
 rows = [message([3, 0, 1]), message([0, 2, 0]), message([1, 1, 1])]
 for row, (extra, tokens) in zip(rows, [([2, 0], 2), ([0, 1], 3), ([1, 4], 1)]):

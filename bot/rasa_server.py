@@ -24,7 +24,9 @@ if __name__ == "__main__":
         turn_timing.install_rasa(timing)
     # The HTTP API's token comes in the environment (a command line is visible to `ps`).
     if os.environ.get("XIAOSHEN_RASA_TOKEN") and sys.argv[1:2] == ["run"]:
-        sys.argv += ["--auth-token", os.environ["XIAOSHEN_RASA_TOKEN"]]
+        # One argument with "=": a URL-safe token may begin with "-", which argparse would
+        # otherwise read as an option (Rasa then exits: "expected one argument").
+        sys.argv.append(f"--auth-token={os.environ['XIAOSHEN_RASA_TOKEN']}")
     from rasa.__main__ import main
 
     main()

@@ -32,6 +32,7 @@ from xiaoshen.secrets import SECRET_HEADER, load_or_create
 
 ROOT = settings.ROOT
 SEED = ROOT / "kb" / "seed"
+REDIS = "/usr/bin/redis-server"
 
 
 def free_port() -> int:
@@ -89,6 +90,20 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "XIAOSHEN_SEAT_GRACE": "6", "XIAOSHEN_SLA_WARN": "1", "XIAOSHEN_SLA_BREACH": "2",
         "XIAOSHEN_SEAT_HOURS": "always", "XIAOSHEN_HEARTBEAT": "1",
     }
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A redis-server of the module's own (Debian's), on a spare port, keeping nothing."""
+    if not os.path.exists(REDIS):
+        pytest.fail("redis-server is missing: scripts/test-prerequisites.sh installs it")
+    port = free_port()
+    process = subprocess.Popen([REDIS, "--port", str(port), "--save", "", "--appendonly", "no"],
+                               stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

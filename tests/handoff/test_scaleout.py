@@ -25,7 +25,6 @@ from tests.conftest import ROOT, free_port
 from tests.handoff.test_gateway import PASSWORD, Peer, customer, say, seat_peer, session_cookie
 
 pytestmark = pytest.mark.stack
-REDIS = "/usr/bin/redis-server"
 
 
 @contextmanager
@@ -56,19 +55,6 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
             pass
         time.sleep(0.2)
     pytest.fail("the gateway did not start")
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    if not os.path.exists(REDIS):
-        pytest.fail("redis-server is missing: scripts/test-prerequisites.sh installs it")
-    port = free_port()
-    process = subprocess.Popen([REDIS, "--port", str(port), "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL)
-    time.sleep(0.5)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def new_seat(stack_env: dict[str, str], department: str) -> str:

@@ -102,7 +102,7 @@ class ActionAnswerQuestion(Action):
     def _clarify(
         self, dispatcher: CollectingDispatcher, decision: Decision, question: str
     ) -> list[EventType]:
-        items = self.services.kb.items()
+        items = self.services.retriever.items()
         buttons = [
             {"title": items[c.item_no].name,
              "payload": "/choose_service" + json.dumps({"item_no": str(c.item_no)})}

@@ -190,7 +190,7 @@ class Follower:
     def relatives(self, item_no: int) -> set[int]:
         """Services whose names share a telling word with this one's (签注 / 新办 / 登记 of
         居住证, 租房 / 退休 提取公积金, 专票 / 普票)."""
-        items = self.retriever.kb.items()
+        items = self.retriever.items()
         if item_no not in items:
             return set()
         own = name_bigrams(items[item_no].name)
@@ -199,7 +199,7 @@ class Follower:
 
     def named_relative(self, text: str, item_no: int) -> int | None:
         """The one relative whose name's own words the message repeats ("新办呢", "初中的呢")."""
-        items = self.retriever.kb.items()
+        items = self.retriever.items()
         words = name_bigrams(text) - name_bigrams(items[item_no].name)
         named = [other for other in self.relatives(item_no)
                  if words & name_bigrams(items[other].name)]
@@ -237,7 +237,7 @@ class Follower:
         if numbered is not None:
             return numbered
         folded = normalize(text).strip()
-        items = self.retriever.kb.items()
+        items = self.retriever.items()
         # The name's words the reply repeats ("小学的" → 教师资格认定（初中、小学、幼儿园）).
         words = name_bigrams(residual(text) or folded)
         overlap = {item: len(words & name_bigrams(items[item].name))

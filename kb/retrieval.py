@@ -16,7 +16,7 @@ from kb.decision import Candidate, Decision, Evidence, Thresholds, decide, rank
 from kb.embedder import Embedder
 from kb.reply import Outcome
 from kb.snapshot import Snapshot
-from kb.store import Entry, KnowledgeBase
+from kb.store import Entry, Item, KnowledgeBase
 from nlu.normalize import normalize
 from nlu.segment import clauses
 from nlu.variants import standard_wording
@@ -79,6 +79,11 @@ class Retriever:
         other = Retriever(Pinned(self.kb, snapshot), self.embedder, self.thresholds)
         other.vector = self.vector
         return other
+
+    def items(self) -> dict[int, Item]:
+        """The services, by number, as the served snapshot knows them (read with it, not
+        from the base on every look: a follow-up looked several times)."""
+        return self.live.current().items
 
     def _encode(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])[0]

@@ -50,6 +50,7 @@ class Snapshot:
     index: HybridIndex | PatchedIndex
     services: ServiceClassifier
     entries: dict[str, Entry]  # the live entries, by id
+    items: dict[int, Item]  # the services, as the index and the classifier knew them
 
     @cached_property
     def by_topic(self) -> dict[tuple[int, str], Entry]:
@@ -89,7 +90,7 @@ def build_from(live: list[Entry], items: dict[int, Item], others: Sequence[Other
     labels = [entry.item_no for entry in live for _ in entry.questions]
     services = ServiceClassifier.fit(texts, labels + [label for _, label in extra], vectors,
                                      names)
-    return Snapshot(index, services, {entry.entry_id: entry for entry in live})
+    return Snapshot(index, services, {entry.entry_id: entry for entry in live}, items)
 
 
 def _encode(embedder: Embedder, cache: EmbeddingCache | None, texts: list[str],
@@ -121,10 +122,10 @@ def save(snapshot: Snapshot, directory: Path, manifest: dict) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def load(directory: Path, live: list[Entry]) -> Snapshot:
+def load(directory: Path, live: list[Entry], items: dict[int, Item]) -> Snapshot:
     return Snapshot(HybridIndex.load(directory),
                     ServiceClassifier.load(directory / CLASSIFIER_FILE),
-                    {entry.entry_id: entry for entry in live})
+                    {entry.entry_id: entry for entry in live}, items)
 
 
 def read_manifest(directory: Path) -> dict:
@@ -165,7 +166,7 @@ def patch(full: Snapshot, changed: Sequence[Entry], removed: frozenset[str],
                if entry_id not in removed}
     entries.update((entry.entry_id, entry) for entry in changed)
     return Snapshot(PatchedIndex(full.index, changed, items, vectors, removed), full.services,
-                    entries)
+                    entries, items)
 
 
 def recognised(patched: Snapshot) -> bool:
@@ -358,14 +359,14 @@ class LiveSnapshot:
         revision, day = key
         manifest = {"revision": revision, "built_on": day, "embedder": self.embedder_name,
                     "complaints": len(complaint_examples()), "words": word_lists_version()}
-        live = kb.live_entries(date.fromisoformat(day))
+        live, items = kb.live_entries(date.fromisoformat(day)), kb.items()
         saved = read_manifest(self.directory)
         if saved.get("format") == FORMAT and all(saved.get(k) == v for k, v in manifest.items()):
-            return load(self.directory, live)
-        items, others = kb.items(), kb.other_services()
+            return load(self.directory, live, items)
+        others = kb.other_services()
         if apart and hasattr(os, "fork") and kb.path:
             self._build_apart(live, items, others, manifest)
-            return load(self.directory, live)
+            return load(self.directory, live, items)
         snapshot = build_from(live, items, others, self.embedder, self._cache(), self.progress)
         save(snapshot, self.directory, manifest)
         return snapshot

@@ -206,3 +206,15 @@ def test_an_entry_the_kept_classifier_cannot_place_is_live_with_the_full_build(
     opened.set()
     until(lambda: live.key[0] == kb.revision, live.current)
     assert answer(retriever, meal.question) == meal.answer
+
+
+def test_a_renamed_service_is_served_by_its_new_name_once_rebuilt(retriever) -> None:
+    kb = retriever.kb
+    entry = kb.get(ENTRY)
+    item = kb.item(entry.item_no)
+    assert retriever.items()[item.item_no] == item  # read with the snapshot, not per look
+    kb.upsert_items([replace(item, name=item.name + "（新）")])
+    time.sleep(snapshot.CHECK_EVERY)
+    until(lambda: retriever.items()[item.item_no].name == item.name + "（新）",
+          retriever.live.current)
+    assert retriever.live.key[0] == kb.revision

@@ -13,6 +13,7 @@ import itertools
 import json
 import random
 import statistics
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -37,9 +38,9 @@ def percentile(values: list[float], share: float) -> float:
 def summary(name: str, latencies: list[float]) -> str:
     ms = [v * 1000 for v in latencies]
     answered = [v for v in ms if v != float("inf")]
+    mean = f"{statistics.mean(answered):7.1f} ms" if answered else "    n/a"
     return (f"{name:<44} n={len(ms):>5}  p50={percentile(ms, 0.5):7.1f} ms  "
-            f"p95={percentile(ms, 0.95):7.1f} ms  mean={statistics.mean(answered):7.1f} ms  "
-            f"failed={len(ms) - len(answered)}")
+            f"p95={percentile(ms, 0.95):7.1f} ms  mean={mean}  failed={len(ms) - len(answered)}")
 
 
 async def send(client: httpx.AsyncClient, url: str, sender: str, text: str) -> float:
@@ -98,7 +99,9 @@ def main() -> None:
     url = settings.load().url("rasa") + "/webhooks/rest/webhook"
     texts = queries()
     random.seed(0)
-    asyncio.run(one_user(url, texts, 20))  # warm-up
+    if float("inf") in asyncio.run(one_user(url, texts, 20)):  # warm-up
+        sys.exit(f"Rasa at {url} did not answer every message: is the stack running "
+                 "(`.venv/bin/xiaoshen serve`)?")
     print(summary("one user, sequential", asyncio.run(one_user(url, texts, 200))))
     print(summary("20 conversations, a message every 2 s",
                   asyncio.run(conversations(url, texts, 20, 2.0, args.seconds))))

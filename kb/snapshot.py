@@ -36,8 +36,8 @@ from kb.store import Entry, Item, KnowledgeBase, OtherService
 from nlu.legal import complaint_examples
 from nlu.segment import word_lists_version
 
-FORMAT = 4  # bumped whenever what is saved changes, so an older snapshot gets rebuilt
-CLASSIFIER_FILE = "services.joblib"
+FORMAT = 5  # bumped whenever what is saved changes, so an older snapshot gets rebuilt
+CLASSIFIER_FILE = "services.npz"  # and services.json beside it
 CHECK_EVERY = 0.5  # seconds: how stale "the base changed" may be (an import takes longer)
 INCREMENTAL_LIMIT = 200  # changed entries a patch may hold; more wait for the full build
 RETRY_AFTER = 30.0  # seconds before a background lane that failed tries again

@@ -72,3 +72,15 @@ def test_the_running_rasa_never_loads_tensorflow(stack: str,
     pid = read_state(stack_settings)["rasa"]["pid"]
     maps = Path(f"/proc/{pid}/maps").read_text()
     assert "libtensorflow" not in maps and "xla_extension" not in maps
+
+
+def test_the_running_action_server_never_loads_sklearn(stack: str,
+                                                       stack_settings: settings.Settings) -> None:
+    """The service classifier loads from plain arrays (kb/classifier.py): sklearn, scipy's
+    statistics and joblib were a quarter of the action server's start."""
+    reply = httpx.post(stack + "/webhooks/rest/webhook", timeout=60,
+                       json={"sender": "lean-actions", "message": "营业执照怎么办理"})
+    assert reply.status_code == 200 and reply.json()[0]["text"]
+    pid = read_state(stack_settings)["actions"]["pid"]
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert "/sklearn/" not in maps and "/scipy/stats/" not in maps

@@ -64,13 +64,19 @@ def test_a_deferred_module_runs_at_the_first_use_of_its_names(probe: Path) -> No
 
 
 
+def libraries_after_a_question(stack: str, stack_settings: settings.Settings, service: str,
+                               question: str) -> str:
+    """What `service` of the running stack has mapped, once it has answered `question`."""
+    reply = httpx.post(stack + "/webhooks/rest/webhook", timeout=60,
+                       json={"sender": f"lean-{service}", "message": question})
+    assert reply.status_code == 200 and reply.json()[0]["text"]
+    pid = read_state(stack_settings)[service]["pid"]
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
 def test_the_running_rasa_never_loads_tensorflow(stack: str,
                                                  stack_settings: settings.Settings) -> None:
-    reply = httpx.post(stack + "/webhooks/rest/webhook", timeout=60,
-                       json={"sender": "lean-imports", "message": "居住证签注要带什么材料"})
-    assert reply.status_code == 200 and reply.json()[0]["text"]
-    pid = read_state(stack_settings)["rasa"]["pid"]
-    maps = Path(f"/proc/{pid}/maps").read_text()
+    maps = libraries_after_a_question(stack, stack_settings, "rasa", "居住证签注要带什么材料")
     assert "libtensorflow" not in maps and "xla_extension" not in maps
 
 
@@ -78,9 +84,5 @@ def test_the_running_action_server_never_loads_sklearn(stack: str,
                                                        stack_settings: settings.Settings) -> None:
     """The service classifier loads from plain arrays (kb/classifier.py): sklearn, scipy's
     statistics and joblib were a quarter of the action server's start."""
-    reply = httpx.post(stack + "/webhooks/rest/webhook", timeout=60,
-                       json={"sender": "lean-actions", "message": "营业执照怎么办理"})
-    assert reply.status_code == 200 and reply.json()[0]["text"]
-    pid = read_state(stack_settings)["actions"]["pid"]
-    maps = Path(f"/proc/{pid}/maps").read_text()
+    maps = libraries_after_a_question(stack, stack_settings, "actions", "营业执照怎么办理")
     assert "/sklearn/" not in maps and "/scipy/stats/" not in maps

@@ -138,7 +138,7 @@ class ServiceClassifier:
 def fit_models(texts: Sequence[str], labels: Sequence[int], vectors: np.ndarray
                ) -> tuple[LinearSVC, FeatureUnion]:
     """sklearn's TF-IDF blocks and linear SVM over them and the sentence vectors (imported
-    here: only a build fits, in a process of its own or a benchmark)."""
+    here: only a full build fits, in a process of its own once a snapshot is saved)."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion

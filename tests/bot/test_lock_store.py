@@ -101,10 +101,12 @@ def test_messages_posted_at_once_are_answered_in_order(stack: str) -> None:
                 assert reply.status_code == 200
                 return reply.json()[0]["text"]
 
+            # Apart enough to arrive in order (posted at the same instant, their connections
+            # may reach Rasa in any order), close enough to wait behind a turn (~20 ms).
             first = asyncio.create_task(say("居住证怎么办理"))
-            await asyncio.sleep(0.005)  # arrival order is what the lock keeps
+            await asyncio.sleep(0.015)
             second = asyncio.create_task(say("需要什么材料"))
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.015)
             third = asyncio.create_task(say("谢谢"))
             return await asyncio.gather(first, second, third)
 
